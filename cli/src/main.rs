@@ -1,0 +1,54 @@
+//! `pvf`: the PVF validation host on the command line.
+//!
+//! - `pvf prepare [FILES…]`: prepare (or `--precheck`) PVFs through the full host with real,
+//!   separate worker processes, and print a table of verdicts and costs.
+//! - `pvf worker …`: the binary serves as its own worker (the host starts it this way unless
+//!   `--workers-path` names a standalone `pvf-worker`).
+
+mod inputs;
+mod prepare_cmd;
+mod table;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[global_allocator]
+static ALLOCATOR: pvf_worker::memory::TrackingAllocator = pvf_worker::memory::TrackingAllocator;
+
+/// The subcommand under which this binary runs as a worker.
+pub const WORKER_SUBCOMMAND: &str = "worker";
+
+#[derive(Parser)]
+#[command(
+    name = "pvf",
+    version,
+    about = "PVF validation host: prepare and pre-check parachain validation functions"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Prepare (compile) PVFs through the host with real worker processes.
+    Prepare(prepare_cmd::PrepareArgs),
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    // Worker mode must not touch clap, tracing set-up or threads before the sandbox.
+    if args.get(1).map(String::as_str) == Some(WORKER_SUBCOMMAND) {
+        return pvf_worker::entrypoint::run(&args[2..]);
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+    match Cli::parse().command {
+        Command::Prepare(args) => prepare_cmd::run(args),
+    }
+}

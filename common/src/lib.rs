@@ -1,0 +1,39 @@
+//! Types and mechanisms shared by the PVF host and its worker processes.
+//!
+//! Layout:
+//! - [`executor_params`]: the on-chain `ExecutorParams`, their hash and prep-hash;
+//! - [`pvf`]: `PvfPrepData`, what the host asks a prepare worker to compile;
+//! - [`error`]: `PrepareError`, the verdict vocabulary of preparation;
+//! - [`prepare`]: what a prepare worker reports back (stats, checksum);
+//! - [`handshake`]: the first frame a worker receives, and `SecurityStatus`;
+//! - [`framing`]: bounded, length-prefixed SCALE frames (blocking and async);
+//! - [`blob`]: decompression of maybe-compressed code with a bomb limit;
+//! - [`engine`]: the one wasmtime configuration that prepare and execute share;
+//! - [`host_function_signatures`]: the PVF host-function set, as names and signatures.
+
+pub mod blob;
+pub mod engine;
+pub mod error;
+pub mod executor_params;
+pub mod framing;
+pub mod handshake;
+pub mod host_function_signatures;
+pub mod prepare;
+pub mod pvf;
+
+pub use error::{PrecheckResult, PrepareError, PrepareResult, PrepareWorkerResult};
+pub use executor_params::{ExecutorParam, ExecutorParams, PvfExecKind, PvfPrepKind};
+pub use handshake::{SecurityStatus, WorkerHandshake};
+pub use prepare::{ArtifactChecksum, MemoryStats, PrepareStats, PrepareWorkerSuccess};
+pub use pvf::{PrepareJobKind, PvfPrepData, ValidationCodeHash};
+
+/// Tracing target used by every crate of the PVF host, as in the reference.
+pub const LOG_TARGET: &str = "parachain::pvf";
+
+/// The wall-clock allowance for a job is its CPU-time limit times this factor. CPU time is
+/// insensitive to load, wall-clock time is not: the reference measured up to 4× slow-down with
+/// 32 busy threads on 8 cores.
+pub const JOB_TIMEOUT_WALL_CLOCK_FACTOR: u32 = 4;
+
+/// Name of the only environment variable a worker keeps; everything else is cleared.
+pub const WORKER_ENV_KEEP: &str = "RUST_LOG";

@@ -1,0 +1,305 @@
+//! The host actor: the artifact table, coalescing of requests, retries and pruning.
+//!
+//! Every request for a PVF finds its artifact in one of three states. Preparing: the caller
+//! joins the waiters, so one compilation serves everyone. Prepared: answered at once.
+//! FailedToProcess: pre-checks get the stored error; preparation for execution retries a
+//! non-deterministic failure after the cooldown, a few times.
+
+use crate::{
+    artifacts::{
+        ArtifactId, ArtifactState, Artifacts, ArtifactsCleanupConfig, RetryPolicy, Waiters,
+    },
+    metrics,
+    prepare::queue::{Enqueue, PrepareConcluded, Priority},
+};
+use actix::prelude::*;
+use pvf_common::{LOG_TARGET, PrecheckResult, PrepareResult, PvfPrepData, prepare::PrepareSuccess};
+use std::time::{Duration, SystemTime};
+use tokio::sync::oneshot;
+
+/// Pre-check `pvf`: answer whether it compiles and instantiates. Never retries a failure.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PrecheckPvf {
+    /// The PVF, normally with `PrepareJobKind::Prechecking` and the precheck timeout.
+    pub pvf: PvfPrepData,
+    /// Where the answer goes.
+    pub result_tx: oneshot::Sender<PrecheckResult>,
+}
+
+/// Prepare `pvf` for execution and answer with the artifact.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PreparePvf {
+    /// The PVF, normally with `PrepareJobKind::Compilation` and the lenient timeout.
+    pub pvf: PvfPrepData,
+    /// The queue lane.
+    pub priority: Priority,
+    /// Where the answer goes.
+    pub result_tx: oneshot::Sender<PrepareResult>,
+}
+
+/// Prepare these PVFs ahead of need, at Normal priority. No answer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct HeadsUp {
+    /// PVFs that will soon be needed.
+    pub active_pvfs: Vec<PvfPrepData>,
+}
+
+/// The host actor.
+pub struct HostActor {
+    artifacts: Artifacts,
+    queue: Recipient<Enqueue>,
+    retry: RetryPolicy,
+    cleanup: ArtifactsCleanupConfig,
+    cleanup_pulse_interval: Duration,
+}
+
+impl HostActor {
+    /// A host that sends work to `queue`.
+    pub fn new(
+        queue: Recipient<Enqueue>,
+        retry: RetryPolicy,
+        cleanup: ArtifactsCleanupConfig,
+        cleanup_pulse_interval: Duration,
+    ) -> Self {
+        Self {
+            artifacts: Artifacts::default(),
+            queue,
+            retry,
+            cleanup,
+            cleanup_pulse_interval,
+        }
+    }
+
+    fn enqueue(
+        &mut self,
+        id: ArtifactId,
+        priority: Priority,
+        pvf: PvfPrepData,
+        waiters: Waiters,
+        num_failures: u32,
+    ) {
+        self.artifacts.insert_preparing(id, waiters, num_failures);
+        self.queue.do_send(Enqueue { priority, pvf });
+    }
+
+    fn handle_precheck(&mut self, pvf: PvfPrepData, result_tx: oneshot::Sender<PrecheckResult>) {
+        let id = ArtifactId::from_pvf(&pvf);
+        match self.artifacts.artifact_state_mut(&id) {
+            Some(ArtifactState::Prepared {
+                last_time_needed, ..
+            }) => {
+                *last_time_needed = SystemTime::now();
+                let _ = result_tx.send(Ok(()));
+            }
+            Some(ArtifactState::Preparing { waiters, .. }) => waiters.precheck.push(result_tx),
+            Some(ArtifactState::FailedToProcess { error, .. }) => {
+                let _ = result_tx.send(Err(error.clone()));
+            }
+            None => {
+                let waiters = Waiters {
+                    precheck: vec![result_tx],
+                    prepare: Vec::new(),
+                };
+                self.enqueue(id, Priority::Normal, pvf, waiters, 0);
+            }
+        }
+    }
+
+    fn handle_prepare(
+        &mut self,
+        pvf: PvfPrepData,
+        priority: Priority,
+        result_tx: oneshot::Sender<PrepareResult>,
+    ) {
+        let id = ArtifactId::from_pvf(&pvf);
+        match self.artifacts.artifact_state_mut(&id) {
+            Some(ArtifactState::Prepared {
+                path,
+                size,
+                checksum,
+                stats,
+                last_time_needed,
+            }) => {
+                // One stat: a deleted artifact must be re-prepared, not reported as internal error.
+                if path.exists() {
+                    *last_time_needed = SystemTime::now();
+                    let success = PrepareSuccess {
+                        path: path.clone(),
+                        size: *size,
+                        checksum: *checksum,
+                        stats: *stats,
+                    };
+                    let _ = result_tx.send(Ok(success));
+                } else {
+                    tracing::warn!(target: LOG_TARGET, ?path, "prepared artifact vanished; preparing again");
+                    let waiters = Waiters {
+                        precheck: Vec::new(),
+                        prepare: vec![result_tx],
+                    };
+                    self.enqueue(id, priority, pvf, waiters, 0);
+                }
+            }
+            Some(ArtifactState::Preparing { waiters, .. }) => {
+                waiters.prepare.push(result_tx);
+                if priority == Priority::Critical {
+                    // The queue bumps a job still waiting as Normal.
+                    self.queue.do_send(Enqueue { priority, pvf });
+                }
+            }
+            Some(ArtifactState::FailedToProcess {
+                last_time_failed,
+                num_failures,
+                error,
+            }) => {
+                if self
+                    .retry
+                    .can_retry(*last_time_failed, *num_failures, error)
+                {
+                    let num_failures = *num_failures;
+                    let waiters = Waiters {
+                        precheck: Vec::new(),
+                        prepare: vec![result_tx],
+                    };
+                    self.enqueue(id, priority, pvf, waiters, num_failures);
+                } else {
+                    let _ = result_tx.send(Err(error.clone()));
+                }
+            }
+            None => {
+                let waiters = Waiters {
+                    precheck: Vec::new(),
+                    prepare: vec![result_tx],
+                };
+                self.enqueue(id, priority, pvf, waiters, 0);
+            }
+        }
+    }
+
+    fn handle_heads_up(&mut self, active_pvfs: Vec<PvfPrepData>) {
+        for pvf in active_pvfs {
+            let id = ArtifactId::from_pvf(&pvf);
+            match self.artifacts.artifact_state_mut(&id) {
+                Some(ArtifactState::Prepared {
+                    last_time_needed, ..
+                }) => *last_time_needed = SystemTime::now(),
+                Some(ArtifactState::Preparing { .. }) => {}
+                Some(ArtifactState::FailedToProcess {
+                    last_time_failed,
+                    num_failures,
+                    error,
+                }) => {
+                    if self
+                        .retry
+                        .can_retry(*last_time_failed, *num_failures, error)
+                    {
+                        let num_failures = *num_failures;
+                        self.enqueue(id, Priority::Normal, pvf, Waiters::default(), num_failures);
+                    }
+                }
+                None => self.enqueue(id, Priority::Normal, pvf, Waiters::default(), 0),
+            }
+        }
+    }
+
+    fn handle_concluded(&mut self, artifact_id: ArtifactId, result: PrepareResult) {
+        let Some(state) = self.artifacts.artifact_state_mut(&artifact_id) else {
+            tracing::error!(target: LOG_TARGET, ?artifact_id, "host bug: a preparation concluded for an unknown artifact");
+            return;
+        };
+        let ArtifactState::Preparing {
+            waiters,
+            num_failures,
+        } = state
+        else {
+            tracing::error!(target: LOG_TARGET, ?artifact_id, "host bug: a preparation concluded for an artifact not being prepared");
+            return;
+        };
+        let (waiters, num_failures) = (std::mem::take(waiters), *num_failures);
+        waiters.answer(&result);
+        *state = match result {
+            Ok(success) => ArtifactState::Prepared {
+                path: success.path,
+                size: success.size,
+                checksum: success.checksum,
+                stats: success.stats,
+                last_time_needed: SystemTime::now(),
+            },
+            Err(error) => {
+                tracing::warn!(target: LOG_TARGET, code_hash = ?artifact_id.code_hash, %error, "preparation failed");
+                ArtifactState::FailedToProcess {
+                    last_time_failed: SystemTime::now(),
+                    num_failures: num_failures + 1,
+                    error,
+                }
+            }
+        };
+        self.report_cache_usage();
+    }
+
+    fn prune(&mut self, ctx: &mut Context<Self>) {
+        let pruned = self.artifacts.prune(&self.cleanup);
+        if pruned.is_empty() {
+            return;
+        }
+        tracing::info!(target: LOG_TARGET, count = pruned.len(), "pruning least recently needed artifacts");
+        self.report_cache_usage();
+        ctx.spawn(
+            async move {
+                for (_, path) in pruned {
+                    if let Err(e) = tokio::fs::remove_file(&path).await {
+                        tracing::warn!(target: LOG_TARGET, ?path, "cannot remove a pruned artifact: {e}");
+                    }
+                }
+            }
+            .into_actor(self),
+        );
+    }
+
+    fn report_cache_usage(&self) {
+        let (bytes, count) = self.artifacts.disk_usage();
+        metrics::artifact_cache_usage(bytes, count);
+    }
+}
+
+impl Actor for HostActor {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.run_interval(self.cleanup_pulse_interval, |host, ctx| host.prune(ctx));
+    }
+}
+
+impl Handler<PrecheckPvf> for HostActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PrecheckPvf, _: &mut Self::Context) {
+        self.handle_precheck(msg.pvf, msg.result_tx);
+    }
+}
+
+impl Handler<PreparePvf> for HostActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PreparePvf, _: &mut Self::Context) {
+        self.handle_prepare(msg.pvf, msg.priority, msg.result_tx);
+    }
+}
+
+impl Handler<HeadsUp> for HostActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: HeadsUp, _: &mut Self::Context) {
+        self.handle_heads_up(msg.active_pvfs);
+    }
+}
+
+impl Handler<PrepareConcluded> for HostActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: PrepareConcluded, _: &mut Self::Context) {
+        self.handle_concluded(msg.artifact_id, msg.result);
+    }
+}

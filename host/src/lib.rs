@@ -1,0 +1,323 @@
+//! The PVF validation host.
+//!
+//! [`start`] launches the host on its own thread, with its own actix system, and returns a
+//! cloneable [`ValidationHost`] handle that any async runtime can use. The data path:
+//!
+//! ```text
+//! ValidationHost ─► HostActor (artifact table) ─► Queue ─► Pool ─► WorkerActor ─► worker process ─► job process
+//!        ▲                 ▲                          │                                     │
+//!        └── answer ───────┴──── PrepareConcluded ◄───┴──── FromPool ◄──── Outcome ◄─────────┘
+//! ```
+//!
+//! When the last handle is dropped the host stops: workers are killed and reaped, and their
+//! directories removed, before the drop returns.
+
+pub mod artifacts;
+pub mod host;
+pub mod metrics;
+pub mod prepare;
+pub mod spawn;
+
+pub use artifacts::{ArtifactId, ArtifactsCleanupConfig, RetryPolicy};
+pub use metrics::CountersSnapshot;
+pub use prepare::queue::Priority;
+pub use pvf_common::{
+    PrecheckResult, PrepareError, PrepareJobKind, PrepareResult, PvfPrepData, SecurityStatus,
+    prepare::PrepareSuccess,
+};
+
+use actix::prelude::*;
+use metrics::HostCounters;
+use prepare::{
+    pool::{Pool, ProcessSpawner},
+    queue::{Limits, Queue},
+};
+use spawn::WorkerSpawnConfig;
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    thread::JoinHandle,
+    time::Duration,
+};
+use tokio::sync::oneshot;
+
+/// Everything the host needs to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Where artifacts and worker dirs live. Stale artifacts and worker dirs in it are deleted
+    /// at start; other files are left alone.
+    pub cache_path: PathBuf,
+    /// The node's version; workers of another version refuse to run. `None` skips the checks.
+    pub node_version: Option<String>,
+    /// The worker executable.
+    pub prepare_worker_program_path: PathBuf,
+    /// Arguments before the worker subcommand (e.g. `["worker"]` for the `pvf` CLI).
+    pub prepare_worker_args_prefix: Vec<String>,
+    /// How long a new worker may take to connect.
+    pub prepare_worker_spawn_timeout: Duration,
+    /// Workers for Normal work (default 1).
+    pub prepare_workers_soft_max_num: usize,
+    /// Workers Critical work may grow to (default 2).
+    pub prepare_workers_hard_max_num: usize,
+    /// Cache size bounds.
+    pub artifacts_cleanup: ArtifactsCleanupConfig,
+    /// How often the cache is pruned (default 1 h).
+    pub cleanup_pulse_interval: Duration,
+    /// When failed preparations for execution are retried.
+    pub retry: RetryPolicy,
+}
+
+impl Config {
+    /// Defaults of a validator node: 1 soft / 2 hard prepare workers, 3 s spawn timeout,
+    /// 10 GiB / 24 h cache bounds, 15 min × 5 retries.
+    pub fn new(cache_path: PathBuf, prepare_worker_program_path: PathBuf) -> Self {
+        Self {
+            cache_path,
+            node_version: None,
+            prepare_worker_program_path,
+            prepare_worker_args_prefix: Vec::new(),
+            prepare_worker_spawn_timeout: Duration::from_secs(3),
+            prepare_workers_soft_max_num: 1,
+            prepare_workers_hard_max_num: 2,
+            artifacts_cleanup: ArtifactsCleanupConfig::default(),
+            cleanup_pulse_interval: Duration::from_secs(3600),
+            retry: RetryPolicy::default(),
+        }
+    }
+}
+
+/// Why the host could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The cache dir could not be created or cleaned.
+    #[error("cannot prepare the cache dir {path}: {err}; check that it is writable")]
+    CacheDir {
+        /// The cache dir.
+        path: PathBuf,
+        /// The OS error.
+        err: std::io::Error,
+    },
+    /// The worker binary could not be run.
+    #[error("cannot run the worker {program} --version: {err}; pass a valid workers path")]
+    WorkerUnusable {
+        /// The worker executable.
+        program: PathBuf,
+        /// The OS error.
+        err: std::io::Error,
+    },
+    /// The worker binary is of another version than the node.
+    #[error("worker {program} has version {worker}, the node {node}; install matching binaries")]
+    WorkerVersionMismatch {
+        /// The worker executable.
+        program: PathBuf,
+        /// The worker's version.
+        worker: String,
+        /// The node's version.
+        node: String,
+    },
+    /// Worker limits make no sense.
+    #[error("prepare worker limits must satisfy 1 <= soft ({soft}) <= hard ({hard})")]
+    BadLimits {
+        /// Soft cap.
+        soft: usize,
+        /// Hard cap.
+        hard: usize,
+    },
+    /// The host thread could not start.
+    #[error("cannot start the host thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// The host stopped before answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the validation host has shut down")]
+pub struct HostGone;
+
+/// A handle to the running host. Clone it freely; the host stops when the last clone drops.
+#[derive(Clone)]
+pub struct ValidationHost {
+    host: Addr<host::HostActor>,
+    counters: Arc<HostCounters>,
+    security_status: SecurityStatus,
+    _lifetime: Arc<HostLifetime>,
+}
+
+struct HostLifetime {
+    stop_tx: Mutex<Option<oneshot::Sender<()>>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for HostLifetime {
+    fn drop(&mut self) {
+        if let Some(tx) = self
+            .stop_tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = tx.send(());
+        }
+        if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl ValidationHost {
+    /// Pre-checks a PVF: `Ok(())` if it compiles and instantiates.
+    pub async fn precheck_pvf(&self, pvf: PvfPrepData) -> Result<PrecheckResult, HostGone> {
+        let (result_tx, rx) = oneshot::channel();
+        self.host
+            .send(host::PrecheckPvf { pvf, result_tx })
+            .await
+            .map_err(|_| HostGone)?;
+        rx.await.map_err(|_| HostGone)
+    }
+
+    /// Prepares a PVF for execution and returns where its artifact is.
+    pub async fn prepare(
+        &self,
+        pvf: PvfPrepData,
+        priority: Priority,
+    ) -> Result<PrepareResult, HostGone> {
+        let (result_tx, rx) = oneshot::channel();
+        self.host
+            .send(host::PreparePvf {
+                pvf,
+                priority,
+                result_tx,
+            })
+            .await
+            .map_err(|_| HostGone)?;
+        rx.await.map_err(|_| HostGone)
+    }
+
+    /// Asks the host to prepare these PVFs soon, at Normal priority.
+    pub async fn heads_up(&self, active_pvfs: Vec<PvfPrepData>) -> Result<(), HostGone> {
+        self.host
+            .send(host::HeadsUp { active_pvfs })
+            .await
+            .map_err(|_| HostGone)
+    }
+
+    /// Counters of jobs and workers since start.
+    pub fn counters(&self) -> CountersSnapshot {
+        self.counters.snapshot()
+    }
+
+    /// The sandbox features workers apply.
+    pub fn security_status(&self) -> SecurityStatus {
+        self.security_status
+    }
+}
+
+/// Starts the host on a dedicated thread. Fails if the cache dir or the worker binary is
+/// unusable; never panics on bad configuration.
+pub fn start(config: Config) -> Result<ValidationHost, StartError> {
+    let (soft, hard) = (
+        config.prepare_workers_soft_max_num,
+        config.prepare_workers_hard_max_num,
+    );
+    if soft == 0 || soft > hard {
+        return Err(StartError::BadLimits { soft, hard });
+    }
+    let program = config.prepare_worker_program_path.clone();
+    let worker =
+        spawn::worker_version(&program, &config.prepare_worker_args_prefix).map_err(|err| {
+            StartError::WorkerUnusable {
+                program: program.clone(),
+                err,
+            }
+        })?;
+    if let Some(node) = &config.node_version {
+        if *node != worker {
+            return Err(StartError::WorkerVersionMismatch {
+                program,
+                worker,
+                node: node.clone(),
+            });
+        }
+    }
+    let security_status = SecurityStatus::default();
+    let counters = Arc::new(HostCounters::default());
+    let (stop_tx, stop_rx) = oneshot::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let thread_counters = counters.clone();
+    let thread = std::thread::Builder::new()
+        .name("pvf-validation-host".into())
+        .spawn(move || {
+            let system = System::new();
+            system.block_on(async move {
+                if let Err(err) = artifacts::init_cache_dir(&config.cache_path).await {
+                    let _ = ready_tx.send(Err(StartError::CacheDir {
+                        path: config.cache_path.clone(),
+                        err,
+                    }));
+                    return;
+                }
+                let host = start_actors(config, security_status, thread_counters);
+                let _ = ready_tx.send(Ok(host));
+                let _ = stop_rx.await;
+            });
+            // Dropping the system drops every actor: worker handles kill and reap their
+            // processes, worker dirs are removed.
+            drop(system);
+        })
+        .map_err(StartError::Thread)?;
+    let lifetime = Arc::new(HostLifetime {
+        stop_tx: Mutex::new(Some(stop_tx)),
+        thread: Mutex::new(Some(thread)),
+    });
+    let host = ready_rx.recv().unwrap_or_else(|_| {
+        Err(StartError::Thread(std::io::Error::other(
+            "the host thread ended during start-up",
+        )))
+    })?;
+    Ok(ValidationHost {
+        host,
+        counters,
+        security_status,
+        _lifetime: lifetime,
+    })
+}
+
+fn start_actors(
+    config: Config,
+    security_status: SecurityStatus,
+    counters: Arc<HostCounters>,
+) -> Addr<host::HostActor> {
+    let spawn_config = Arc::new(WorkerSpawnConfig {
+        program: config.prepare_worker_program_path,
+        args_prefix: config.prepare_worker_args_prefix,
+        cache_path: config.cache_path.clone(),
+        spawn_timeout: config.prepare_worker_spawn_timeout,
+        node_version: config.node_version,
+        security_status,
+    });
+    let queue_ctx = Context::<Queue>::new();
+    let host_ctx = Context::<host::HostActor>::new();
+    let pool = Pool::new(
+        Box::new(ProcessSpawner {
+            config: spawn_config,
+        }),
+        queue_ctx.address().recipient(),
+        counters,
+    )
+    .start();
+    let limits = Limits {
+        soft_capacity: config.prepare_workers_soft_max_num,
+        hard_capacity: config.prepare_workers_hard_max_num,
+    };
+    let queue = queue_ctx.run(Queue::new(
+        pool.recipient(),
+        host_ctx.address().recipient(),
+        config.cache_path,
+        limits,
+    ));
+    host_ctx.run(host::HostActor::new(
+        queue.recipient(),
+        config.retry,
+        config.artifacts_cleanup,
+        config.cleanup_pulse_interval,
+    ))
+}

@@ -1,0 +1,124 @@
+//! Metrics, through the `metrics` facade, with the reference's names so existing dashboards
+//! keep working; plus what the reference lacks (cache size, spawn failures). Install any
+//! recorder (the CLI serves Prometheus text) to collect them.
+
+use crate::prepare::worker::Outcome;
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+const FLAVOR: (&str, &str) = ("flavor", "prepare");
+
+/// Counters the host keeps for itself, readable through
+/// [`ValidationHost::counters`](crate::ValidationHost::counters) without a metrics recorder.
+#[derive(Debug, Default)]
+pub struct HostCounters {
+    jobs_started: AtomicU64,
+    workers_spawned: AtomicU64,
+    spawn_failures: AtomicU64,
+}
+
+/// A snapshot of [`HostCounters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CountersSnapshot {
+    /// Preparation jobs handed to workers (each is one compilation attempt).
+    pub jobs_started: u64,
+    /// Workers spawned successfully.
+    pub workers_spawned: u64,
+    /// Spawn attempts that failed.
+    pub spawn_failures: u64,
+}
+
+impl HostCounters {
+    pub(crate) fn job_started(&self) {
+        self.jobs_started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Current values.
+    pub fn snapshot(&self) -> CountersSnapshot {
+        CountersSnapshot {
+            jobs_started: self.jobs_started.load(Ordering::Relaxed),
+            workers_spawned: self.workers_spawned.load(Ordering::Relaxed),
+            spawn_failures: self.spawn_failures.load(Ordering::Relaxed),
+        }
+    }
+}
+
+pub(crate) fn worker_spawning() {
+    metrics::counter!("polkadot_pvf_worker_spawning", FLAVOR.0 => FLAVOR.1).increment(1);
+}
+
+pub(crate) fn worker_spawned(counters: &HostCounters) {
+    counters.workers_spawned.fetch_add(1, Ordering::Relaxed);
+    metrics::counter!("polkadot_pvf_worker_spawned", FLAVOR.0 => FLAVOR.1).increment(1);
+}
+
+pub(crate) fn worker_spawn_failed(counters: &HostCounters) {
+    counters.spawn_failures.fetch_add(1, Ordering::Relaxed);
+    metrics::counter!("polkadot_pvf_worker_spawn_failed", FLAVOR.0 => FLAVOR.1).increment(1);
+}
+
+pub(crate) fn worker_retired() {
+    metrics::counter!("polkadot_pvf_worker_retired", FLAVOR.0 => FLAVOR.1).increment(1);
+}
+
+pub(crate) fn prepare_enqueued() {
+    metrics::counter!("polkadot_pvf_prepare_enqueued").increment(1);
+}
+
+pub(crate) fn prepare_concluded() {
+    metrics::counter!("polkadot_pvf_prepare_concluded").increment(1);
+}
+
+/// Wall time from handing the job to a worker until its outcome, plus memory and code size of
+/// successful jobs.
+pub(crate) fn preparation_finished<E>(elapsed: Duration, outcome: &Result<Outcome, E>) {
+    metrics::histogram!("polkadot_pvf_preparation_time").record(elapsed.as_secs_f64());
+    if let Ok(Outcome::Concluded {
+        result: Ok(success),
+        ..
+    }) = outcome
+    {
+        let memory = success.stats.memory_stats;
+        if let Some(rss) = memory.max_rss_kib {
+            metrics::histogram!("polkadot_pvf_preparation_max_rss").record(rss as f64);
+        }
+        metrics::histogram!("polkadot_pvf_preparation_peak_tracked_allocation")
+            .record((memory.peak_tracked_alloc / 1024) as f64);
+        metrics::histogram!("polkadot_parachain_candidate_validation_code_size")
+            .record(success.stats.observed_wasm_code_len as f64);
+    }
+}
+
+pub(crate) fn artifact_cache_usage(bytes: u64, count: usize) {
+    metrics::gauge!("polkadot_pvf_artifact_cache_bytes").set(bytes as f64);
+    metrics::gauge!("polkadot_pvf_artifact_cache_count").set(count as f64);
+}
+
+/// Histogram buckets matching the reference's, for recorders that need them up front:
+/// (metric name, bucket bounds).
+pub fn histogram_buckets() -> Vec<(&'static str, Vec<f64>)> {
+    let exponential = |start: f64, count: usize| {
+        (0..count)
+            .map(|i| start * 2f64.powi(i as i32))
+            .collect::<Vec<_>>()
+    };
+    vec![
+        (
+            "polkadot_pvf_preparation_time",
+            vec![
+                0.1, 0.5, 1.0, 2.0, 3.0, 10.0, 20.0, 30.0, 60.0, 120.0, 240.0, 360.0, 480.0,
+            ],
+        ),
+        ("polkadot_pvf_preparation_max_rss", exponential(8192.0, 10)),
+        (
+            "polkadot_pvf_preparation_peak_tracked_allocation",
+            exponential(8192.0, 10),
+        ),
+        (
+            "polkadot_parachain_candidate_validation_code_size",
+            exponential(16384.0, 10),
+        ),
+    ]
+}

@@ -1,0 +1,250 @@
+//! Starting a worker process: its private directory, the rendezvous socket, the process
+//! itself and the handshake.
+//!
+//! The host never trusts a worker to clean up after itself: a [`WorkerHandle`] kills and reaps
+//! its process when dropped, and a [`WorkerDir`] removes its directory when dropped.
+
+use crate::artifacts::WORKER_DIR_PREFIX;
+use pvf_common::{LOG_TARGET, SecurityStatus, WORKER_ENV_KEEP, WorkerHandshake, framing};
+use std::{
+    os::fd::OwnedFd,
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+use tokio::net::{UnixListener, UnixStream};
+
+/// How to start prepare workers.
+#[derive(Clone, Debug)]
+pub struct WorkerSpawnConfig {
+    /// The executable.
+    pub program: PathBuf,
+    /// Arguments before the worker subcommand (e.g. `["worker"]` when the CLI serves as its own
+    /// worker).
+    pub args_prefix: Vec<String>,
+    /// The cache dir, in which worker dirs are created.
+    pub cache_path: PathBuf,
+    /// How long a new worker may take to connect.
+    pub spawn_timeout: Duration,
+    /// The node's version, checked by the worker; `None` skips the check.
+    pub node_version: Option<String>,
+    /// The sandbox features the worker must apply.
+    pub security_status: SecurityStatus,
+}
+
+/// Why a worker could not be started. Every variant is retried by the pool after a back-off.
+#[derive(Debug, thiserror::Error)]
+pub enum SpawnErr {
+    /// The worker dir could not be created in the cache dir.
+    #[error("cannot create a worker dir in {cache}: {err}")]
+    WorkerDir {
+        /// The cache dir.
+        cache: PathBuf,
+        /// The OS error.
+        err: std::io::Error,
+    },
+    /// No free socket path, or binding failed.
+    #[error("cannot bind the worker rendezvous socket: {0}")]
+    Bind(std::io::Error),
+    /// The executable could not be started; check the workers path.
+    #[error("cannot start worker program {program}: {err}")]
+    ProcessSpawn {
+        /// The executable.
+        program: PathBuf,
+        /// The OS error.
+        err: std::io::Error,
+    },
+    /// The worker did not connect within the spawn timeout (it crashed or hung at start).
+    #[error("worker did not connect within {0:?}; see its stderr")]
+    AcceptTimeout(Duration),
+    /// Accepting the connection failed.
+    #[error("cannot accept the worker connection: {0}")]
+    Accept(std::io::Error),
+    /// The handshake could not be sent.
+    #[error("cannot send the handshake: {0}")]
+    Handshake(framing::FrameError),
+}
+
+/// A worker's private directory, `<cache>/worker-dir-prepare-<random>/`. It holds only
+/// `tmp-artifact` during a job; the host empties it after each job and removes it on drop.
+#[derive(Debug)]
+pub struct WorkerDir {
+    dir: tempfile::TempDir,
+}
+
+impl WorkerDir {
+    /// Creates a fresh worker dir in `cache_path`.
+    pub fn new(cache_path: &Path) -> std::io::Result<Self> {
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{WORKER_DIR_PREFIX}-prepare-"))
+            .tempdir_in(cache_path)?;
+        Ok(Self { dir })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+/// Ownership token of an idle worker: its connection and its directory. Passed by value into
+/// exactly one job; a job that loses it can only report the worker as gone.
+#[derive(Debug)]
+pub struct IdleWorker {
+    /// The connection to the worker process.
+    pub stream: UnixStream,
+    /// The worker's process id (for logs and tests).
+    pub pid: u32,
+    /// The worker's private directory.
+    pub worker_dir: WorkerDir,
+}
+
+/// The worker process. Dropping it kills and reaps the process, so no worker outlives its
+/// handle and none is left a zombie.
+#[derive(Debug)]
+pub struct WorkerHandle {
+    child: Child,
+}
+
+impl WorkerHandle {
+    /// The worker's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A future that completes when the process exits: the worker never writes to stdout, so
+    /// end-of-file on its stdout pipe means it is gone.
+    pub fn exited(&mut self) -> impl std::future::Future<Output = ()> + 'static {
+        let stdout = self.child.stdout.take().map(OwnedFd::from);
+        async move {
+            let Some(fd) = stdout else {
+                return std::future::pending().await;
+            };
+            let Ok(mut pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
+                return std::future::pending().await;
+            };
+            let mut buf = [0u8; 64];
+            loop {
+                match tokio::io::AsyncReadExt::read(&mut pipe, &mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts a prepare worker and completes the handshake.
+pub async fn spawn_prepare_worker(
+    config: &WorkerSpawnConfig,
+) -> Result<(IdleWorker, WorkerHandle), SpawnErr> {
+    let worker_dir = WorkerDir::new(&config.cache_path).map_err(|err| SpawnErr::WorkerDir {
+        cache: config.cache_path.clone(),
+        err,
+    })?;
+    let (socket_path, listener) = bind_rendezvous_socket()?;
+    let _socket_guard = RemoveOnDrop(socket_path.clone());
+    let mut command = Command::new(&config.program);
+    command
+        .args(&config.args_prefix)
+        .arg(pvf_worker_subcommand::PREPARE)
+        .arg("--socket-path")
+        .arg(&socket_path)
+        .arg("--worker-dir-path")
+        .arg(worker_dir.path());
+    if let Some(version) = &config.node_version {
+        command.arg("--node-impl-version").arg(version);
+    }
+    command
+        .env_clear()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Ok(directives) = std::env::var(WORKER_ENV_KEEP) {
+        command.env(WORKER_ENV_KEEP, directives);
+    }
+    let child = command.spawn().map_err(|err| SpawnErr::ProcessSpawn {
+        program: config.program.clone(),
+        err,
+    })?;
+    let handle = WorkerHandle { child };
+    let (mut stream, _) = tokio::time::timeout(config.spawn_timeout, listener.accept())
+        .await
+        .map_err(|_| SpawnErr::AcceptTimeout(config.spawn_timeout))?
+        .map_err(SpawnErr::Accept)?;
+    let handshake = WorkerHandshake {
+        security_status: config.security_status,
+    };
+    framing::send(&mut stream, &handshake)
+        .await
+        .map_err(SpawnErr::Handshake)?;
+    tracing::debug!(target: LOG_TARGET, pid = handle.pid(), worker_dir = ?worker_dir.path(), "prepare worker spawned");
+    Ok((
+        IdleWorker {
+            stream,
+            pid: handle.pid(),
+            worker_dir,
+        },
+        handle,
+    ))
+}
+
+/// The worker-side subcommand names (kept here so the host does not link the worker crate).
+pub mod pvf_worker_subcommand {
+    /// Starts a prepare worker.
+    pub const PREPARE: &str = "prepare-worker";
+}
+
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Binds a listener at a fresh `$TMPDIR/pvf-host-prepare-<10 chars>` path.
+fn bind_rendezvous_socket() -> Result<(PathBuf, UnixListener), SpawnErr> {
+    const ATTEMPTS: usize = 50;
+    let mut last_err = None;
+    for _ in 0..ATTEMPTS {
+        let suffix: String = rand::distr::SampleString::sample_string(
+            &rand::distr::Alphanumeric,
+            &mut rand::rng(),
+            10,
+        );
+        let path = std::env::temp_dir().join(format!("pvf-host-prepare-{suffix}"));
+        match UnixListener::bind(&path) {
+            Ok(listener) => return Ok((path, listener)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last_err = Some(e),
+            Err(e) => return Err(SpawnErr::Bind(e)),
+        }
+    }
+    Err(SpawnErr::Bind(last_err.unwrap_or_else(|| {
+        std::io::Error::other("no free socket path")
+    })))
+}
+
+/// Runs `program [args_prefix] --version` and returns what it prints.
+pub fn worker_version(program: &Path, args_prefix: &[String]) -> std::io::Result<String> {
+    let output = Command::new(program)
+        .args(args_prefix)
+        .arg("--version")
+        .env_clear()
+        .output()?;
+    if !output.status.success() {
+        return Err(std::io::Error::other(format!(
+            "{} --version exited with {}",
+            program.display(),
+            output.status
+        )));
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}

@@ -1,0 +1,245 @@
+//! One job, one child process.
+//!
+//! The worker forks a fresh child for every job, so a job that crashes, leaks or is hijacked
+//! cannot touch the next one. The child reports through a pipe, in one bounded frame; the
+//! worker then reaps it and measures its CPU time with `getrusage(RUSAGE_CHILDREN)`.
+//!
+//! Inside the child, three parties may want to send the single reply: the job itself, the
+//! CPU-time monitor and the allocator's out-of-memory hook. [`claim_reply`] lets exactly one
+//! of them write.
+
+use crate::cpu_monitor;
+use nix::{
+    sys::{
+        resource::{UsageWho, getrusage},
+        signal::Signal,
+        wait::{WaitStatus, waitpid},
+    },
+    unistd::{ForkResult, Pid, fork, pipe2},
+};
+use parity_scale_codec::{Decode, Encode};
+use pvf_common::{
+    PrepareError,
+    framing::{self, FrameError, MAX_JOB_REPLY_FRAME_LEN},
+};
+use std::{
+    fs::File,
+    os::fd::{AsRawFd, OwnedFd, RawFd},
+    panic::AssertUnwindSafe,
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
+
+static REPLY_CLAIMED: AtomicBool = AtomicBool::new(false);
+
+/// Returns `true` to exactly one caller per job process: the one that may write the reply.
+pub fn claim_reply() -> bool {
+    !REPLY_CLAIMED.swap(true, Ordering::SeqCst)
+}
+
+/// The pre-encoded job reply `Err(PrepareError::TimedOut)`, written by the CPU monitor.
+const TIMED_OUT_REPLY_FRAME: [u8; 10] = [2, 0, 0, 0, 0, 0, 0, 0, 1, 4];
+
+/// What the worker learnt about a finished job.
+#[derive(Debug)]
+pub struct JobReport<T> {
+    /// The job's own answer, or the worker's verdict on how it ended.
+    pub result: Result<T, PrepareError>,
+    /// CPU time the job process consumed.
+    pub cpu_time: Duration,
+}
+
+/// Runs `job` in a forked child with a CPU-time limit and returns its answer.
+///
+/// `close_in_child` lists descriptors the child must not keep (the host socket), so the only
+/// way out of the job is its pipe. `job` receives the pipe's write descriptor, for the
+/// allocator's out-of-memory hook.
+///
+/// Must be called from a single-threaded process: only the calling thread survives `fork`.
+pub fn run_in_child<T: Encode + Decode>(
+    cpu_time_limit: Duration,
+    close_in_child: &[RawFd],
+    job: impl FnOnce(RawFd) -> Result<T, PrepareError>,
+) -> JobReport<T> {
+    let kernel_err = |what: &str, e: nix::Error| JobReport {
+        result: Err(PrepareError::Kernel(format!("{what}: {e}"))),
+        cpu_time: Duration::ZERO,
+    };
+    let (read_end, write_end) = match pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(p) => p,
+        Err(e) => return kernel_err("pipe2", e),
+    };
+    let usage_before = match getrusage(UsageWho::RUSAGE_CHILDREN) {
+        Ok(u) => u,
+        Err(e) => return kernel_err("getrusage", e),
+    };
+    // SAFETY: the worker is single-threaded (see `run_worker`), so the child starts with a
+    // consistent heap and no locks held by vanished threads.
+    match unsafe { fork() } {
+        Err(e) => kernel_err("fork", e),
+        Ok(ForkResult::Child) => {
+            drop(read_end);
+            for fd in close_in_child {
+                // SAFETY: closing a descriptor the child inherited and never uses.
+                unsafe { libc::close(*fd) };
+            }
+            child_main(cpu_time_limit, write_end, job)
+        }
+        Ok(ForkResult::Parent { child }) => {
+            drop(write_end);
+            let reply = framing::recv_blocking::<_, Result<T, PrepareError>>(
+                &mut File::from(read_end),
+                MAX_JOB_REPLY_FRAME_LEN,
+            );
+            let status = waitpid(child, None);
+            let cpu_time = match getrusage(UsageWho::RUSAGE_CHILDREN) {
+                Ok(after) => cpu_of(&after).saturating_sub(cpu_of(&usage_before)),
+                Err(e) => return kernel_err("getrusage", e),
+            };
+            let result = match status {
+                Err(e) => Err(PrepareError::Kernel(format!("waitpid: {e}"))),
+                Ok(status) if cpu_time >= cpu_time_limit => {
+                    tracing::warn!(target: pvf_common::LOG_TARGET, ?status, ?cpu_time, "job exceeded its CPU time");
+                    Err(PrepareError::TimedOut)
+                }
+                Ok(status) => interpret(child, status, reply),
+            };
+            JobReport { result, cpu_time }
+        }
+    }
+}
+
+fn cpu_of(usage: &nix::sys::resource::Usage) -> Duration {
+    let tv = |t: nix::sys::time::TimeVal| {
+        Duration::from_secs(t.tv_sec() as u64) + Duration::from_micros(t.tv_usec() as u64)
+    };
+    tv(usage.user_time()) + tv(usage.system_time())
+}
+
+/// Combines the wait status and the reply into the job's outcome.
+fn interpret<T>(
+    child: Pid,
+    status: WaitStatus,
+    reply: Result<Result<T, PrepareError>, FrameError>,
+) -> Result<T, PrepareError> {
+    match (status, reply) {
+        (WaitStatus::Exited(_, 0), Ok(Ok(value))) => Ok(value),
+        (WaitStatus::Exited(_, code), Ok(Ok(_))) => Err(PrepareError::JobError(format!(
+            "job reported success but exited with status {code}"
+        ))),
+        (WaitStatus::Exited(..), Ok(Err(err))) => Err(err),
+        (WaitStatus::Exited(_, code), Err(e)) => Err(PrepareError::JobError(format!(
+            "job exited with status {code} without a valid reply: {e}"
+        ))),
+        (WaitStatus::Signaled(_, signal, _), _) => Err(PrepareError::JobDied {
+            err: format!("received signal: {}", signal_name(signal)),
+            job_pid: child.as_raw(),
+        }),
+        (other, _) => Err(PrepareError::JobDied {
+            err: format!("unexpected status from waitpid: {other:?}"),
+            job_pid: child.as_raw(),
+        }),
+    }
+}
+
+fn signal_name(signal: Signal) -> &'static str {
+    signal.as_str()
+}
+
+/// The job process: arm the limits, run the job, send one reply, exit. Never returns.
+fn child_main<T: Encode>(
+    cpu_time_limit: Duration,
+    write_end: OwnedFd,
+    job: impl FnOnce(RawFd) -> Result<T, PrepareError>,
+) -> ! {
+    // Die with the worker: a job must not outlive the process that would reap it.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    let fd = write_end.as_raw_fd();
+    let monitor = cpu_monitor::spawn(cpu_time_limit, move || {
+        if claim_reply() {
+            // SAFETY: writes a static buffer to the job's pipe.
+            unsafe {
+                libc::write(
+                    fd,
+                    TIMED_OUT_REPLY_FRAME.as_ptr().cast(),
+                    TIMED_OUT_REPLY_FRAME.len(),
+                )
+            };
+        }
+        // SAFETY: ends the process at once; the reply is already written.
+        unsafe { libc::_exit(1) }
+    });
+    let result = match monitor {
+        Err(e) => Err(PrepareError::Kernel(format!(
+            "cannot spawn the CPU-time monitor: {e}"
+        ))),
+        Ok(()) => std::panic::catch_unwind(AssertUnwindSafe(|| job(fd))).unwrap_or_else(|panic| {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic payload".into());
+            Err(PrepareError::JobError(framing::truncate_message(format!(
+                "panic: {msg}"
+            ))))
+        }),
+    };
+    let exit_code = if result.is_ok() { 0 } else { 1 };
+    let frame = framing::encode_frame(&result);
+    if claim_reply() {
+        let mut pipe = File::from(write_end);
+        let _ = std::io::Write::write_all(&mut pipe, &frame);
+    }
+    // SAFETY: ends the job process without running the worker's destructors.
+    unsafe { libc::_exit(exit_code) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pre_encoded_frames_match_the_real_encoding() {
+        let timed_out: Result<(), PrepareError> = Err(PrepareError::TimedOut);
+        assert_eq!(framing::encode_frame(&timed_out), TIMED_OUT_REPLY_FRAME);
+        let oom: Result<(), PrepareError> = Err(PrepareError::OutOfMemory);
+        assert_eq!(framing::encode_frame(&oom), crate::memory::OOM_REPLY_FRAME);
+    }
+
+    #[test]
+    fn interpret_maps_every_ending() {
+        let pid = Pid::from_raw(42);
+        let ok: Result<Result<u8, PrepareError>, FrameError> = Ok(Ok(7));
+        assert_eq!(interpret(pid, WaitStatus::Exited(pid, 0), ok), Ok(7));
+        let ok: Result<Result<u8, PrepareError>, FrameError> = Ok(Ok(7));
+        assert!(matches!(
+            interpret(pid, WaitStatus::Exited(pid, 3), ok),
+            Err(PrepareError::JobError(_))
+        ));
+        let err: Result<Result<u8, PrepareError>, FrameError> = Ok(Err(PrepareError::OutOfMemory));
+        assert_eq!(
+            interpret(pid, WaitStatus::Exited(pid, 2), err),
+            Err(PrepareError::OutOfMemory)
+        );
+        let none: Result<Result<u8, PrepareError>, FrameError> = Err(FrameError::Truncated {
+            expected: 8,
+            got: 0,
+        });
+        assert!(matches!(
+            interpret(pid, WaitStatus::Exited(pid, 1), none),
+            Err(PrepareError::JobError(_))
+        ));
+        let none: Result<Result<u8, PrepareError>, FrameError> = Err(FrameError::Truncated {
+            expected: 8,
+            got: 0,
+        });
+        assert_eq!(
+            interpret(pid, WaitStatus::Signaled(pid, Signal::SIGKILL, false), none),
+            Err(PrepareError::JobDied {
+                err: "received signal: SIGKILL".into(),
+                job_pid: 42
+            })
+        );
+    }
+}

@@ -1,0 +1,134 @@
+//! The PVF worker process.
+//!
+//! `run_prepare_worker` is the whole life of a prepare worker: connect to the host, read the
+//! handshake, check the version, clear the environment, apply the sandbox, then serve jobs
+//! until the host hangs up. Each job runs in a forked child (see [`job`]); the worker itself
+//! never parses a PVF.
+//!
+//! The worker must stay single-threaded until it forks: `fork` keeps only the calling thread,
+//! and unsharing a user namespace requires a single-threaded process.
+
+pub mod cpu_monitor;
+pub mod entrypoint;
+pub mod job;
+pub mod memory;
+pub mod prepare;
+
+use pvf_common::{
+    LOG_TARGET, PrepareError, PrepareStats, PrepareWorkerResult, PrepareWorkerSuccess, PvfPrepData,
+    WORKER_ENV_KEEP, WorkerHandshake, framing, prepare::ArtifactChecksum,
+};
+use std::{
+    io,
+    os::{fd::AsRawFd, unix::net::UnixStream},
+    path::{Path, PathBuf},
+};
+
+/// Name of the file in the worker dir that the host creates empty and the worker fills with
+/// the artifact. The worker never creates files.
+pub const TMP_ARTIFACT_FILE_NAME: &str = "tmp-artifact";
+
+/// This worker's version; the host passes its own and they must match.
+pub const WORKER_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Why a worker stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum WorkerError {
+    /// The host runs another version: an in-place upgrade left old workers behind.
+    #[error(
+        "worker version {worker} does not match the node's {node}; restart the node so it uses matching workers"
+    )]
+    VersionMismatch {
+        /// The node's version.
+        node: String,
+        /// This worker's version.
+        worker: String,
+    },
+    /// The socket to the host failed.
+    #[error("connection to the host failed: {0}")]
+    Io(#[from] io::Error),
+    /// A frame could not be exchanged with the host.
+    #[error("talking to the host failed: {0}")]
+    Frame(#[from] framing::FrameError),
+    /// The sandbox could not be applied.
+    #[error(transparent)]
+    Security(#[from] pvf_security::SecurityError),
+}
+
+/// Runs a prepare worker until the host hangs up (`Ok`) or something breaks (`Err`).
+pub fn run_prepare_worker(
+    socket_path: &Path,
+    worker_dir: &Path,
+    node_version: Option<&str>,
+) -> Result<(), WorkerError> {
+    if let Some(node) = node_version {
+        if node != WORKER_VERSION {
+            return Err(WorkerError::VersionMismatch {
+                node: node.into(),
+                worker: WORKER_VERSION.into(),
+            });
+        }
+    }
+    let mut stream = UnixStream::connect(socket_path)?;
+    let _ = std::fs::remove_file(socket_path);
+    let handshake: WorkerHandshake =
+        framing::recv_blocking(&mut stream, framing::MAX_REPLY_FRAME_LEN)?;
+    clear_environment();
+    pvf_security::apply_before_first_job(
+        &handshake.security_status,
+        pvf_security::WorkerKind::Prepare,
+        worker_dir,
+    )?;
+    tracing::debug!(target: LOG_TARGET, ?worker_dir, "prepare worker ready");
+    loop {
+        let pvf: PvfPrepData =
+            match framing::recv_blocking(&mut stream, framing::MAX_REQUEST_FRAME_LEN) {
+                Ok(pvf) => pvf,
+                Err(framing::FrameError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            };
+        let result = prepare_one(&pvf, worker_dir, stream.as_raw_fd());
+        framing::send_blocking(&mut stream, &result)?;
+    }
+}
+
+/// Removes every environment variable but `RUST_LOG`: the host already spawns us with a clean
+/// environment, and a job must not see secrets or entropy from it.
+fn clear_environment() {
+    let names: Vec<_> = std::env::vars_os()
+        .map(|(k, _)| k)
+        .filter(|k| k != WORKER_ENV_KEEP)
+        .collect();
+    for name in names {
+        // SAFETY: the worker is single-threaded here (no thread has been spawned yet).
+        unsafe { std::env::remove_var(name) };
+    }
+}
+
+fn prepare_one(pvf: &PvfPrepData, worker_dir: &Path, host_socket: i32) -> PrepareWorkerResult {
+    let report = job::run_in_child(pvf.prep_timeout(), &[host_socket], |reply_fd| {
+        prepare::compile_job(pvf, reply_fd)
+    });
+    let compiled = report.result?;
+    let tmp: PathBuf = worker_dir.join(TMP_ARTIFACT_FILE_NAME);
+    // The host created the file; opening without `create` keeps the worker's rights minimal.
+    let write = || -> io::Result<()> {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .truncate(true)
+            .open(&tmp)?;
+        // No fsync: artifacts do not outlive the host, and the host checks the checksum.
+        io::Write::write_all(&mut file, &compiled.bytes)
+    };
+    write().map_err(|e| PrepareError::IoErr(format!("cannot write {}: {e}", tmp.display())))?;
+    Ok(PrepareWorkerSuccess {
+        checksum: ArtifactChecksum::of(&compiled.bytes),
+        stats: PrepareStats {
+            cpu_time_elapsed: report.cpu_time,
+            memory_stats: compiled.memory_stats,
+            observed_wasm_code_len: compiled.observed_wasm_code_len,
+        },
+    })
+}

@@ -1,0 +1,119 @@
+//! The compile job: decompress → prevalidate → instrument → precompile, and for pre-checks
+//! one link-and-instantiate check. Runs inside the job process.
+
+use parity_scale_codec::{Decode, Encode};
+use pvf_common::{
+    MemoryStats, PrepareError, PrepareJobKind, PvfPrepData, blob,
+    engine::{self, Semantics},
+    framing::truncate_message,
+};
+
+/// What a compile job hands the worker.
+#[derive(Debug, Encode, Decode)]
+pub struct CompiledArtifact {
+    /// The artifact bytes, to be written to `tmp-artifact`.
+    pub bytes: Vec<u8>,
+    /// Size of the decompressed wasm, in bytes.
+    pub observed_wasm_code_len: u32,
+    /// Memory figures of the job.
+    pub memory_stats: MemoryStats,
+}
+
+/// Compiles `pvf` in this process. The same function serves the job process and in-process
+/// benchmarks, so both measure identical work with an identical engine configuration.
+pub fn compile(pvf: &PvfPrepData) -> Result<(Vec<u8>, u32), PrepareError> {
+    let msg = |e: String| truncate_message(e);
+    let code = blob::decompress(
+        pvf.maybe_compressed_code(),
+        pvf.validation_code_bomb_limit(),
+    )
+    .map_err(|e| PrepareError::CouldNotDecompressCodeBlob(e.to_string()))?;
+    let observed_wasm_code_len = code.len() as u32;
+    let runtime_blob =
+        engine::prevalidate(&code).map_err(|e| PrepareError::Prevalidation(msg(e)))?;
+    drop(code);
+    let semantics = Semantics::from_executor_params(pvf.executor_params());
+    let artifact =
+        engine::prepare(runtime_blob, &semantics).map_err(|e| PrepareError::Preparation(msg(e)))?;
+    if pvf.prep_kind() == PrepareJobKind::Prechecking {
+        let engine = engine::new_engine(&semantics).map_err(PrepareError::RuntimeConstruction)?;
+        // SAFETY: `artifact` was produced by `engine::prepare` with the same semantics just now.
+        unsafe { engine::pre_instantiate_with_trap_stubs::<()>(&engine, &artifact) }
+            .map_err(|e| PrepareError::RuntimeConstruction(msg(e)))?;
+    }
+    Ok((artifact, observed_wasm_code_len))
+}
+
+/// The job process's body: track memory against `PrecheckingMaxMemory`, compile, report.
+pub fn compile_job(pvf: &PvfPrepData, reply_fd: i32) -> Result<CompiledArtifact, PrepareError> {
+    let limit = pvf.executor_params().prechecking_max_memory();
+    if limit.is_some() && !crate::memory::is_installed() {
+        tracing::warn!(
+            target: pvf_common::LOG_TARGET,
+            "this binary lacks the tracking allocator; PrecheckingMaxMemory is not enforced"
+        );
+    }
+    crate::memory::start_tracking(limit, reply_fd);
+    let compiled = compile(pvf);
+    let peak_tracked_alloc = crate::memory::end_tracking();
+    let (bytes, observed_wasm_code_len) = compiled?;
+    let memory_stats = MemoryStats {
+        max_rss_kib: max_rss_kib(),
+        peak_tracked_alloc,
+    };
+    Ok(CompiledArtifact {
+        bytes,
+        observed_wasm_code_len,
+        memory_stats,
+    })
+}
+
+fn max_rss_kib() -> Option<i64> {
+    nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF)
+        .ok()
+        .map(|u| u.max_rss())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pvf_common::ExecutorParams;
+    use std::time::Duration;
+
+    fn pvf(code: Vec<u8>, kind: PrepareJobKind) -> PvfPrepData {
+        PvfPrepData::from_code(
+            code,
+            ExecutorParams::new(),
+            Duration::from_secs(10),
+            kind,
+            1 << 20,
+        )
+    }
+
+    #[test]
+    fn errors_come_from_the_right_stage() {
+        let bad = pvf(b"not wasm".to_vec(), PrepareJobKind::Compilation);
+        assert!(matches!(compile(&bad), Err(PrepareError::Prevalidation(_))));
+        let bomb = blob::compress(&vec![0u8; 4096], 1 << 20).unwrap();
+        let bomb = PvfPrepData::from_code(
+            bomb,
+            ExecutorParams::new(),
+            Duration::from_secs(1),
+            PrepareJobKind::Compilation,
+            100,
+        );
+        assert!(matches!(
+            compile(&bomb),
+            Err(PrepareError::CouldNotDecompressCodeBlob(_))
+        ));
+        let wrong_sig = wat::parse_str(
+            r#"(module (import "env" "ext_allocator_malloc_version_1" (func (param i64))))"#,
+        )
+        .unwrap();
+        assert!(compile(&pvf(wrong_sig.clone(), PrepareJobKind::Compilation)).is_ok());
+        assert!(matches!(
+            compile(&pvf(wrong_sig, PrepareJobKind::Prechecking)),
+            Err(PrepareError::RuntimeConstruction(_))
+        ));
+    }
+}
