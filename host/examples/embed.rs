@@ -19,18 +19,24 @@ const MINIMAL_PVF: &[u8] = &[
     0x01, 0x07, 0x01, 0x60, 0x02, 0x7f, 0x7f, 0x01, 0x7e, // type: (i32, i32) -> i64
     0x03, 0x02, 0x01, 0x00, // one function of type 0
     0x05, 0x03, 0x01, 0x00, 0x11, // memory, 17 pages
-    0x07, 0x12, 0x01, 0x0e, b'v', b'a', b'l', b'i', b'd', b'a', b't', b'e', b'_', b'b', b'l', b'o', b'c', b'k', 0x00, 0x00,
-    0x0a, 0x06, 0x01, 0x04, 0x00, 0x42, 0x00, 0x0b, // body: i64.const 0
+    0x07, 0x12, 0x01, 0x0e, b'v', b'a', b'l', b'i', b'd', b'a', b't', b'e', b'_', b'b', b'l', b'o',
+    b'c', b'k', 0x00, 0x00, 0x0a, 0x06, 0x01, 0x04, 0x00, 0x42, 0x00,
+    0x0b, // body: i64.const 0
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let worker = args.next().ok_or("usage: embed <path to pvf-worker> [cache dir]")?;
+    let worker = args
+        .next()
+        .ok_or("usage: embed <path to pvf-worker> [cache dir]")?;
     let cache = match args.next() {
         Some(dir) => std::path::PathBuf::from(dir),
         None => std::env::temp_dir().join("pvf-embed-example"),
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let host = pvf_host::start(Config::new(cache, worker.into()))?;
         // Several tasks on different runtime threads share the handle.
@@ -45,16 +51,29 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         PrepareJobKind::Prechecking,
                         pvf_common::blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
                     );
-                    let priority = if i == 0 { Priority::Critical } else { Priority::Normal };
+                    let priority = if i == 0 {
+                        Priority::Critical
+                    } else {
+                        Priority::Normal
+                    };
                     host.prepare(pvf, priority).await
                 })
             })
             .collect();
         for task in tasks {
-            let success = task.await??.map_err(|e| format!("preparation failed: {e}"))?;
-            println!("artifact {} ({} bytes)", success.path.display(), success.size);
+            let success = task
+                .await??
+                .map_err(|e| format!("preparation failed: {e}"))?;
+            println!(
+                "artifact {} ({} bytes)",
+                success.path.display(),
+                success.size
+            );
         }
-        println!("jobs run: {} (four requests coalesced into one)", host.counters().jobs_started);
+        println!(
+            "jobs run: {} (four requests coalesced into one)",
+            host.counters().jobs_started
+        );
         Ok::<_, Box<dyn std::error::Error>>(())
     })
 }

@@ -229,14 +229,14 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
                 err,
             }
         })?;
-    if let Some(node) = &config.node_version {
-        if *node != worker {
-            return Err(StartError::WorkerVersionMismatch {
-                program,
-                worker,
-                node: node.clone(),
-            });
-        }
+    if let Some(node) = &config.node_version
+        && *node != worker
+    {
+        return Err(StartError::WorkerVersionMismatch {
+            program,
+            worker,
+            node: node.clone(),
+        });
     }
     let security_status = SecurityStatus::default();
     let counters = Arc::new(HostCounters::default());

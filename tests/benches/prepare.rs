@@ -9,7 +9,9 @@
 //! cargo bench -p pvf-tests --bench prepare            # BENCH_SAMPLES=3 by default
 //! ```
 
-use pvf_common::{ExecutorParams, PrepareJobKind, PvfPrepData, blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT};
+use pvf_common::{
+    ExecutorParams, PrepareJobKind, PvfPrepData, blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
+};
 use pvf_host::{
     Config,
     spawn::{WorkerSpawnConfig, spawn_prepare_worker},
@@ -47,13 +49,20 @@ fn pvf(code: Vec<u8>) -> PvfPrepData {
 
 fn end_to_end(runtime: &tokio::runtime::Runtime, code: &[u8]) -> Duration {
     let cache = tempfile::tempdir().expect("temp dir");
-    let host = pvf_host::start(Config::new(cache.path().into(), WORKER.into())).expect("host starts");
+    let host =
+        pvf_host::start(Config::new(cache.path().into(), WORKER.into())).expect("host starts");
     runtime.block_on(async {
         // Warm the worker so the figure is the job, not the spawn.
         let warm = pvf_tests::test_pvf("minimal-pvf.wat");
-        host.precheck_pvf(pvf(warm)).await.expect("host alive").expect("warm-up pre-check");
+        host.precheck_pvf(pvf(warm))
+            .await
+            .expect("host alive")
+            .expect("warm-up pre-check");
         let started = Instant::now();
-        host.precheck_pvf(pvf(code.to_vec())).await.expect("host alive").expect("pre-check succeeds");
+        host.precheck_pvf(pvf(code.to_vec()))
+            .await
+            .expect("host alive")
+            .expect("pre-check succeeds");
         started.elapsed()
     })
 }
@@ -66,11 +75,24 @@ fn in_process(code: &[u8]) -> Duration {
 }
 
 fn main() {
-    let Some(corpus) = pvf_tests::corpus_dir_or_skip("bench prepare") else { return };
-    let samples: usize = std::env::var("BENCH_SAMPLES").ok().and_then(|s| s.parse().ok()).unwrap_or(3).max(1);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let Some(corpus) = pvf_tests::corpus_dir_or_skip("bench prepare") else {
+        return;
+    };
+    let samples: usize = std::env::var("BENCH_SAMPLES")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3)
+        .max(1);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     println!("pre-check end to end vs in-process compile ({samples} samples each, medians)");
-    println!("{:<55} {:>12} {:>12} {:>7}", "runtime", "host e2e", "in-process", "ratio");
+    println!(
+        "{:<55} {:>12} {:>12} {:>7}",
+        "runtime", "host e2e", "in-process", "ratio"
+    );
     for file in RUNTIMES {
         let code = std::fs::read(corpus.join(file)).expect("corpus file readable");
         let (mut e2e, mut local) = (Vec::new(), Vec::new());

@@ -61,13 +61,13 @@ pub fn run_prepare_worker(
     worker_dir: &Path,
     node_version: Option<&str>,
 ) -> Result<(), WorkerError> {
-    if let Some(node) = node_version {
-        if node != WORKER_VERSION {
-            return Err(WorkerError::VersionMismatch {
-                node: node.into(),
-                worker: WORKER_VERSION.into(),
-            });
-        }
+    if let Some(node) = node_version
+        && node != WORKER_VERSION
+    {
+        return Err(WorkerError::VersionMismatch {
+            node: node.into(),
+            worker: WORKER_VERSION.into(),
+        });
     }
     let mut stream = UnixStream::connect(socket_path)?;
     let _ = std::fs::remove_file(socket_path);

@@ -304,3 +304,7 @@ impl Handler<FromPool> for Queue {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "queue_tests.rs"]
+mod tests;

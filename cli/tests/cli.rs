@@ -1,0 +1,144 @@
+//! The `pvf` binary end to end: error rows, exit codes and the metrics endpoint.
+
+use std::{
+    io::{Read, Write},
+    net::TcpStream,
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const PVF: &str = env!("CARGO_BIN_EXE_pvf");
+
+#[test]
+fn each_bad_input_gets_its_own_row_and_a_failing_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.wasm");
+    let not_wasm = dir.path().join("not-wasm.bin");
+    let bomb = dir.path().join("bomb.wasm");
+    let invalid = dir.path().join("invalid.wasm");
+    let missing = dir.path().join("missing.wasm");
+    std::fs::write(&good, pvf_tests::test_pvf("minimal-pvf.wat")).unwrap();
+    std::fs::write(&not_wasm, b"definitely not wasm").unwrap();
+    let limit = pvf_common::blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT;
+    std::fs::write(
+        &bomb,
+        pvf_common::blob::compress(&vec![0u8; limit as usize + 1], limit + 1).unwrap(),
+    )
+    .unwrap();
+    // Valid header, truncated body.
+    std::fs::write(&invalid, b"\0asm\x01\0\0\0\x01\x05\x01").unwrap();
+    let output = Command::new(PVF)
+        .arg("prepare")
+        .args([&missing, &not_wasm, &bomb, &invalid, &good])
+        .arg("--cache-dir")
+        .arg(dir.path().join("cache"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "stdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let row = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("no row for {name} in\n{stdout}"))
+            .to_string()
+    };
+    assert!(
+        row("missing.wasm").contains("error: cannot read"),
+        "{stdout}"
+    );
+    assert!(row("not-wasm.bin").contains("Prevalidation"), "{stdout}");
+    assert!(
+        row("bomb.wasm").contains("CouldNotDecompressCodeBlob"),
+        "{stdout}"
+    );
+    assert!(row("invalid.wasm").contains("Prevalidation"), "{stdout}");
+    assert!(row("good.wasm").contains(" ok"), "{stdout}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("4 of 5 inputs failed"));
+}
+
+#[test]
+fn good_inputs_exit_zero_when_compiling_and_prechecking() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.wasm");
+    std::fs::write(&good, pvf_tests::test_pvf("minimal-pvf.wat")).unwrap();
+    for extra in [vec![], vec!["--precheck".to_string()]] {
+        let output = Command::new(PVF)
+            .arg("prepare")
+            .arg(&good)
+            .args(&extra)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[test]
+fn bad_flags_are_refused_cleanly() {
+    for args in [
+        &["prepare", "--workers", "0"][..],
+        &["prepare", "--timeout", "-1"][..],
+    ] {
+        let output = Command::new(PVF).args(args).output().unwrap();
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        assert!(String::from_utf8_lossy(&output.stderr).contains("error:"));
+    }
+    let output = Command::new(PVF)
+        .args(["prepare", "--workers-path", "/nonexistent/worker"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot run the worker"));
+}
+
+fn scrape(addr: &str) -> Option<String> {
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(
+        stream,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut body = String::new();
+    stream.read_to_string(&mut body).ok()?;
+    Some(body)
+}
+
+#[test]
+fn metrics_are_served_while_running() {
+    let dir = tempfile::tempdir().unwrap();
+    let slow = dir.path().join("slow.wasm");
+    std::fs::write(&slow, pvf_tests::slow_to_compile_pvf(300, 1)).unwrap();
+    let port = 20000 + (std::process::id() % 20000) as u16;
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(PVF)
+        .args(["prepare", "--metrics-addr", &addr])
+        .arg(&slow)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut seen = None;
+    while Instant::now() < deadline && seen.is_none() {
+        if let Some(body) = scrape(&addr).filter(|b| b.contains("polkadot_pvf_worker_spawned")) {
+            seen = Some(body);
+        } else if child.try_wait().unwrap().is_some() {
+            break;
+        } else {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    let _ = child.wait();
+    let body = seen.expect("the metrics endpoint answered while the job ran");
+    assert!(body.contains("polkadot_pvf_prepare_enqueued"), "{body}");
+}
