@@ -306,3 +306,7 @@ impl Handler<WorkerDied> for Pool {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "pool_tests.rs"]
+mod tests;
