@@ -1,6 +1,14 @@
 //! Shared helpers of the integration tests and benchmarks.
 
-use std::path::{Path, PathBuf};
+use pvf_common::{
+    ExecutorParams, PrecheckResult, PrepareError, PrepareJobKind, PvfPrepData,
+    blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
+};
+use pvf_host::{Config, ValidationHost};
+use std::{
+    path::{Path, PathBuf},
+    time::{Duration, Instant},
+};
 
 /// Environment variable naming the corpus dir.
 pub const CORPUS_ENV: &str = "PVF_CORPUS_DIR";
@@ -55,3 +63,262 @@ pub fn slow_to_compile_pvf(functions: usize, seed: u32) -> Vec<u8> {
     wat.push_str("(func (export \"validate_block\") (param i32 i32) (result i64) (i64.extend_i32_u (call $f0 (local.get 0)))))");
     wat::parse_str(&wat).expect("generated WAT assembles")
 }
+
+/// The `test-worker` binary of this package, as a `PathBuf`. A macro because
+/// `CARGO_BIN_EXE_*` is only set while integration tests and benches are compiled.
+#[macro_export]
+macro_rules! test_worker {
+    () => {
+        ::std::path::PathBuf::from(env!("CARGO_BIN_EXE_test-worker"))
+    };
+}
+
+/// A PVF with default executor parameters and the default bomb limit.
+pub fn pvf(code: Vec<u8>, kind: PrepareJobKind, timeout: Duration) -> PvfPrepData {
+    pvf_with_params(code, ExecutorParams::new(), kind, timeout)
+}
+
+/// A PVF with the given executor parameters and the default bomb limit.
+pub fn pvf_with_params(
+    code: Vec<u8>,
+    params: ExecutorParams,
+    kind: PrepareJobKind,
+    timeout: Duration,
+) -> PvfPrepData {
+    PvfPrepData::from_code(
+        code,
+        params,
+        timeout,
+        kind,
+        DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
+    )
+}
+
+/// A host with default settings and the test worker, in `cache`.
+pub fn start_host(cache: &Path, worker: PathBuf) -> ValidationHost {
+    start_host_with(Config::new(cache.to_path_buf(), worker))
+}
+
+/// Starts a host, failing the test with the reason if it cannot start.
+pub fn start_host_with(config: Config) -> ValidationHost {
+    pvf_host::start(config).unwrap_or_else(|e| panic!("the host does not start: {e}"))
+}
+
+/// `code` with a custom section appended: the same module, another code hash.
+pub fn with_custom_section(code: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
+    fn leb128(mut n: usize, out: &mut Vec<u8>) {
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                out.push(byte);
+                return;
+            }
+            out.push(byte | 0x80);
+        }
+    }
+    let mut body = Vec::new();
+    leb128(name.len(), &mut body);
+    body.extend_from_slice(name.as_bytes());
+    body.extend_from_slice(payload);
+    let mut out = code.to_vec();
+    out.push(0); // custom section id
+    leb128(body.len(), &mut out);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The name of a `PrepareError` variant, as the verdict tables spell it.
+pub fn error_kind(err: &PrepareError) -> &'static str {
+    match err {
+        PrepareError::Prevalidation(_) => "Prevalidation",
+        PrepareError::Preparation(_) => "Preparation",
+        PrepareError::RuntimeConstruction(_) => "RuntimeConstruction",
+        PrepareError::JobError(_) => "JobError",
+        PrepareError::TimedOut => "TimedOut",
+        PrepareError::IoErr(_) => "IoErr",
+        PrepareError::CreateTmpFile(_) => "CreateTmpFile",
+        PrepareError::RenameTmpFile { .. } => "RenameTmpFile",
+        PrepareError::OutOfMemory => "OutOfMemory",
+        PrepareError::ClearWorkerDir(_) => "ClearWorkerDir",
+        PrepareError::JobDied { .. } => "JobDied",
+        PrepareError::Kernel(_) => "Kernel",
+        PrepareError::CouldNotDecompressCodeBlob(_) => "CouldNotDecompressCodeBlob",
+    }
+}
+
+/// "ok" or the error's variant name.
+pub fn verdict_kind(result: &PrecheckResult) -> &'static str {
+    match result {
+        Ok(()) => "ok",
+        Err(e) => error_kind(e),
+    }
+}
+
+/// Polls `probe` every 10 ms until it yields a value; fails the test after `timeout`.
+pub async fn poll_until<T>(
+    timeout: Duration,
+    what: &str,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(value) = probe() {
+            return value;
+        }
+        if Instant::now() >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Names of the entries of `dir`.
+pub fn dir_entries(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect()
+}
+
+/// Every path under `dir` (recursively) whose file name is `name`.
+pub fn find_named(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_name() == name {
+            found.push(path.clone());
+        }
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            found.extend(find_named(&path, name));
+        }
+    }
+    found
+}
+
+/// Process inspection through `/proc`.
+pub mod procs {
+    use std::path::Path;
+
+    /// Every process id.
+    pub fn all() -> Vec<i32> {
+        std::fs::read_dir("/proc")
+            .map(|dir| {
+                dir.flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// State letter and parent pid from `/proc/<pid>/stat`, if the process exists.
+    pub fn state_and_parent(pid: i32) -> Option<(char, i32)> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // `pid (comm) state ppid …`; comm may contain spaces and parentheses.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let mut fields = rest.split_whitespace();
+        let state = fields.next()?.chars().next()?;
+        let ppid = fields.next()?.parse().ok()?;
+        Some((state, ppid))
+    }
+
+    /// The command line with arguments joined by spaces (empty for zombies).
+    pub fn cmdline(pid: i32) -> Option<String> {
+        let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        Some(String::from_utf8_lossy(&raw).replace('\0', " "))
+    }
+
+    /// Whether `pid` exists and is neither a zombie nor dead.
+    pub fn is_alive(pid: i32) -> bool {
+        matches!(state_and_parent(pid), Some((state, _)) if state != 'Z' && state != 'X')
+    }
+
+    /// Live processes whose command line mentions `needle`.
+    pub fn with_cmdline_containing(needle: &str) -> Vec<i32> {
+        all()
+            .into_iter()
+            .filter(|&pid| is_alive(pid) && cmdline(pid).is_some_and(|c| c.contains(needle)))
+            .collect()
+    }
+
+    /// Children of this process (any state) whose command line mentions `needle`.
+    pub fn own_children_with_cmdline_containing(needle: &str) -> Vec<i32> {
+        let me = std::process::id() as i32;
+        all()
+            .into_iter()
+            .filter(|&pid| {
+                state_and_parent(pid).is_some_and(|(_, ppid)| ppid == me)
+                    && cmdline(pid).is_some_and(|c| c.contains(needle))
+            })
+            .collect()
+    }
+
+    /// The prepare workers of the host whose cache dir is `cache`: children of this process
+    /// started with a worker dir inside `cache`.
+    pub fn workers_of(cache: &Path) -> Vec<i32> {
+        own_children_with_cmdline_containing(&worker_needle(cache))
+            .into_iter()
+            .filter(|&pid| is_alive(pid))
+            .collect()
+    }
+
+    /// What the command line of a worker of `cache` contains.
+    pub fn worker_needle(cache: &Path) -> String {
+        format!(
+            "{}/{}",
+            cache.display(),
+            pvf_host::artifacts::WORKER_DIR_PREFIX
+        )
+    }
+
+    /// Live children of `pid`'s main thread (a worker's job process).
+    pub fn task_children(pid: i32) -> Vec<i32> {
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|s| s.parse().ok())
+            .filter(|&child| is_alive(child))
+            .collect()
+    }
+
+    /// Sends `signal` to `pid`, failing the test if that is impossible.
+    pub fn signal(pid: i32, signal: i32) {
+        // SAFETY: kill(2) with integer arguments only.
+        let rc = unsafe { libc::kill(pid, signal) };
+        assert_eq!(
+            rc,
+            0,
+            "kill({pid}, {signal}): {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Every corpus blob and the pre-check verdict the reference gives it ("ok" or a
+/// `PrepareError` variant name): the single table the tests use. The CLI keeps its own copy
+/// (`cli/src/inputs.rs`). The bare zstd frame lacks the substrate magic, so it is taken as raw
+/// wasm and fails to parse.
+pub const CORPUS_VERDICTS: &[(&str, &str)] = &[
+    ("pvf/test-parachain-adder.kagome.compressed.wasm", "ok"),
+    ("pvf/test-parachain-adder.gossamer.wasm", "ok"),
+    (
+        "pvf/cumulus-shell.zstd-without-magic.wasm.zst",
+        "Prevalidation",
+    ),
+    (
+        "pvf/collectives-polkadot-9290.genesis.compressed.wasm",
+        "ok",
+    ),
+    ("pvf/coretime-kusama-1002000.genesis.compressed.wasm", "ok"),
+    ("relay/westend-9300.compressed.wasm", "ok"),
+    ("relay/rococo-genesis.raw.wasm", "ok"),
+    ("negative/polkadot-2019-infinite-loop.wasm", "ok"),
+];

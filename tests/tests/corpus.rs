@@ -1,0 +1,61 @@
+//! Pre-check verdicts of the shared corpus through the real host: every blob must get the
+//! verdict the reference gives it ([`pvf_tests::CORPUS_VERDICTS`]).
+
+use pvf_common::{
+    ExecutorParams, PrepareJobKind, PvfPrepData, blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
+};
+use pvf_host::Config;
+use pvf_tests::{CORPUS_VERDICTS, corpus_dir_or_skip, start_host_with, test_worker, verdict_kind};
+use std::time::{Duration, Instant};
+
+const PRECHECK_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn corpus_precheck_verdicts_match_the_reference() {
+    let Some(corpus) = corpus_dir_or_skip("corpus_precheck_verdicts_match_the_reference") else {
+        return;
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let mut config = Config::new(cache.path().into(), test_worker!());
+    config.prepare_workers_soft_max_num = 2;
+    config.prepare_workers_hard_max_num = 2;
+    let host = start_host_with(config);
+
+    // Several runtimes take seconds to compile: submit everything at once, two workers share it.
+    let started = Instant::now();
+    let checks = CORPUS_VERDICTS.iter().map(|&(file, expected)| {
+        let host = host.clone();
+        let path = corpus.join(file);
+        async move {
+            let code = std::fs::read(&path)
+                .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+            let pvf = PvfPrepData::from_code(
+                code,
+                ExecutorParams::new(),
+                PRECHECK_TIMEOUT,
+                PrepareJobKind::Prechecking,
+                DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
+            );
+            let result = host.precheck_pvf(pvf).await.expect("host alive");
+            (file, expected, result, started.elapsed())
+        }
+    });
+    let results = futures::future::join_all(checks).await;
+
+    let mut mismatches = Vec::new();
+    for (file, expected, result, done_after) in &results {
+        let got = verdict_kind(result);
+        eprintln!("{file:<55} {got:<14} (expected {expected}) done after {done_after:.2?}");
+        if got != *expected {
+            mismatches.push(format!("{file}: expected {expected}, got {result:?}"));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "wrong verdicts:\n{}",
+        mismatches.join("\n")
+    );
+    let counters = host.counters();
+    assert_eq!(counters.jobs_started, CORPUS_VERDICTS.len() as u64);
+    assert_eq!(counters.workers_spawned, 2);
+}
