@@ -2,11 +2,13 @@
 //!
 //! - `pvf prepare [FILES…]`: prepare (or `--precheck`) PVFs through the full host with real,
 //!   separate worker processes, and print a table of verdicts and costs.
+//! - `pvf security`: which sandbox features work here, and why not.
 //! - `pvf worker …`: the binary serves as its own worker (the host starts it this way unless
 //!   `--workers-path` names a standalone `pvf-worker`).
 
 mod inputs;
 mod prepare_cmd;
+mod security_cmd;
 mod table;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,8 @@ struct Cli {
 enum Command {
     /// Prepare (compile) PVFs through the host with real worker processes.
     Prepare(prepare_cmd::PrepareArgs),
+    /// Show which sandbox features work on this machine, and why not.
+    Security(security_cmd::SecurityArgs),
 }
 
 fn main() -> ExitCode {
@@ -50,5 +54,6 @@ fn main() -> ExitCode {
         .try_init();
     match Cli::parse().command {
         Command::Prepare(args) => prepare_cmd::run(args),
+        Command::Security(args) => security_cmd::run(args),
     }
 }

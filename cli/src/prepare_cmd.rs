@@ -42,6 +42,22 @@ pub struct PrepareArgs {
     /// A standalone `pvf-worker` executable to use instead of this binary.
     #[arg(long)]
     pub workers_path: Option<PathBuf>,
+    /// Start even if workers cannot be sandboxed (seccomp, plus Landlock or change-root).
+    /// Untrusted code then runs with fewer protections.
+    #[arg(long = "insecure-validator-i-know-what-i-do")]
+    pub insecure_validator: bool,
+}
+
+/// The worker program and its argument prefix: `--workers-path`, or this binary itself.
+pub fn worker_program(workers_path: Option<&PathBuf>) -> Result<(PathBuf, Vec<String>), String> {
+    match workers_path {
+        Some(path) => Ok((path.clone(), Vec::new())),
+        None => {
+            let me = std::env::current_exe()
+                .map_err(|e| format!("cannot locate this executable: {e}"))?;
+            Ok((me, vec![crate::WORKER_SUBCOMMAND.to_string()]))
+        }
+    }
 }
 
 /// Runs the command; exit code 0 only if every input got the verdict it should.
@@ -162,19 +178,13 @@ async fn run_async(args: PrepareArgs) -> ExitCode {
 }
 
 fn start_host(args: &PrepareArgs, cache_path: PathBuf) -> Result<ValidationHost, String> {
-    let (program, prefix) = match &args.workers_path {
-        Some(path) => (path.clone(), Vec::new()),
-        None => {
-            let me = std::env::current_exe()
-                .map_err(|e| format!("cannot locate this executable: {e}"))?;
-            (me, vec![crate::WORKER_SUBCOMMAND.to_string()])
-        }
-    };
+    let (program, prefix) = worker_program(args.workers_path.as_ref())?;
     let mut config = Config::new(cache_path, program);
     config.prepare_worker_args_prefix = prefix;
     config.node_version = Some(pvf_worker::WORKER_VERSION.to_string());
     config.prepare_workers_soft_max_num = args.workers;
     config.prepare_workers_hard_max_num = args.workers;
+    config.secure_validator_mode = !args.insecure_validator;
     pvf_host::start(config).map_err(|e| e.to_string())
 }
 

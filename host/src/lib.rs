@@ -16,6 +16,7 @@ pub mod artifacts;
 pub mod host;
 pub mod metrics;
 pub mod prepare;
+pub mod security;
 pub mod spawn;
 
 pub use artifacts::{ArtifactId, ArtifactsCleanupConfig, RetryPolicy};
@@ -65,6 +66,10 @@ pub struct Config {
     pub cleanup_pulse_interval: Duration,
     /// When failed preparations for execution are retried.
     pub retry: RetryPolicy,
+    /// Refuse to start unless workers can be sandboxed (seccomp, plus Landlock or
+    /// change-root). On by default; turning it off is what `--insecure-validator-i-know-what-i-do`
+    /// does.
+    pub secure_validator_mode: bool,
 }
 
 impl Config {
@@ -82,6 +87,7 @@ impl Config {
             artifacts_cleanup: ArtifactsCleanupConfig::default(),
             cleanup_pulse_interval: Duration::from_secs(3600),
             retry: RetryPolicy::default(),
+            secure_validator_mode: true,
         }
     }
 }
@@ -123,6 +129,9 @@ pub enum StartError {
         /// Hard cap.
         hard: usize,
     },
+    /// Secure-validator mode is on but the sandbox cannot be applied here.
+    #[error("{0}")]
+    SecureModeUnavailable(#[from] security::SecureModeUnavailable),
     /// The host thread could not start.
     #[error("cannot start the host thread: {0}")]
     Thread(std::io::Error),
@@ -238,7 +247,6 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
             node: node.clone(),
         });
     }
-    let security_status = SecurityStatus::default();
     let counters = Arc::new(HostCounters::default());
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -255,8 +263,22 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
                     }));
                     return;
                 }
+                // Probes are short-lived processes; nothing else runs on this thread yet.
+                let report = security::probe_features(
+                    &config.prepare_worker_program_path,
+                    &config.prepare_worker_args_prefix,
+                    &config.cache_path,
+                );
+                let security_status = match security::decide(&report, config.secure_validator_mode)
+                {
+                    Ok(status) => status,
+                    Err(e) => {
+                        let _ = ready_tx.send(Err(e.into()));
+                        return;
+                    }
+                };
                 let host = start_actors(config, security_status, thread_counters);
-                let _ = ready_tx.send(Ok(host));
+                let _ = ready_tx.send(Ok((host, security_status)));
                 let _ = stop_rx.await;
             });
             // Dropping the system drops every actor: worker handles kill and reap their
@@ -268,7 +290,7 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
         stop_tx: Mutex::new(Some(stop_tx)),
         thread: Mutex::new(Some(thread)),
     });
-    let host = ready_rx.recv().unwrap_or_else(|_| {
+    let (host, security_status) = ready_rx.recv().unwrap_or_else(|_| {
         Err(StartError::Thread(std::io::Error::other(
             "the host thread ended during start-up",
         )))

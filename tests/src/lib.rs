@@ -1,5 +1,7 @@
 //! Shared helpers of the integration tests and benchmarks.
 
+pub mod attack;
+
 use pvf_common::{
     ExecutorParams, PrecheckResult, PrepareError, PrepareJobKind, PvfPrepData,
     blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,

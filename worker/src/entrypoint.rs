@@ -4,18 +4,43 @@
 //! ```text
 //! pvf-worker --version
 //! pvf-worker prepare-worker --socket-path P --worker-dir-path D [--node-impl-version V]
+//! pvf-worker --check-can-enable-landlock
+//! pvf-worker --check-can-enable-seccomp
+//! pvf-worker --check-can-unshare-user-namespace-and-change-root DIR
+//! pvf-worker --check-can-do-secure-clone
+//! pvf-worker --check-security-features --worker-dir-path D
 //! ```
+//!
+//! Each `--check-…` flag exits 0 when the feature works and otherwise exits 1 with the reason
+//! on stderr. They change the process they run in, so the host runs each in a fresh process.
 
 use std::{path::PathBuf, process::ExitCode};
 
 /// The subcommand that starts a prepare worker.
 pub const PREPARE_WORKER_SUBCOMMAND: &str = "prepare-worker";
 
+/// A start-up probe of one sandbox feature (or all).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// `--check-can-enable-landlock`
+    Landlock,
+    /// `--check-can-enable-seccomp`
+    Seccomp,
+    /// `--check-can-unshare-user-namespace-and-change-root DIR`
+    ChangeRoot(PathBuf),
+    /// `--check-can-do-secure-clone`
+    SecureClone,
+    /// `--check-security-features --worker-dir-path D`
+    All(PathBuf),
+}
+
 /// Parsed worker arguments.
 #[derive(Debug, PartialEq, Eq)]
 pub enum WorkerArgs {
     /// Print the version and exit.
     Version,
+    /// Check a sandbox feature and exit.
+    Probe(Probe),
     /// Serve prepare jobs.
     Prepare {
         /// The host's rendezvous socket.
@@ -31,6 +56,21 @@ pub enum WorkerArgs {
 pub fn parse(args: &[String]) -> Result<WorkerArgs, String> {
     match args.first().map(String::as_str) {
         Some("--version") if args.len() == 1 => Ok(WorkerArgs::Version),
+        Some("--check-can-enable-landlock") if args.len() == 1 => {
+            Ok(WorkerArgs::Probe(Probe::Landlock))
+        }
+        Some("--check-can-enable-seccomp") if args.len() == 1 => {
+            Ok(WorkerArgs::Probe(Probe::Seccomp))
+        }
+        Some("--check-can-do-secure-clone") if args.len() == 1 => {
+            Ok(WorkerArgs::Probe(Probe::SecureClone))
+        }
+        Some("--check-can-unshare-user-namespace-and-change-root") if args.len() == 2 => Ok(
+            WorkerArgs::Probe(Probe::ChangeRoot(PathBuf::from(&args[1]))),
+        ),
+        Some("--check-security-features") if args.len() == 3 && args[1] == "--worker-dir-path" => {
+            Ok(WorkerArgs::Probe(Probe::All(PathBuf::from(&args[2]))))
+        }
         Some(PREPARE_WORKER_SUBCOMMAND) => {
             let (mut socket_path, mut worker_dir, mut node_version) = (None, None, None);
             let mut rest = args[1..].iter();
@@ -50,13 +90,55 @@ pub fn parse(args: &[String]) -> Result<WorkerArgs, String> {
             })
         }
         _ => Err(format!(
-            "usage: --version | {PREPARE_WORKER_SUBCOMMAND} --socket-path P --worker-dir-path D [--node-impl-version V]"
+            "usage: --version | {PREPARE_WORKER_SUBCOMMAND} --socket-path P --worker-dir-path D [--node-impl-version V] \
+             | --check-can-enable-landlock | --check-can-enable-seccomp | --check-can-do-secure-clone \
+             | --check-can-unshare-user-namespace-and-change-root DIR | --check-security-features --worker-dir-path D"
         )),
     }
 }
 
 /// Runs a worker from its arguments and returns the process exit code.
 pub fn run(args: &[String]) -> ExitCode {
+    run_with(args, crate::prepare::compile_job)
+}
+
+fn run_probe(probe: Probe) -> ExitCode {
+    use pvf_security::probe;
+    let result = match probe {
+        Probe::Landlock => probe::can_enable_landlock(),
+        Probe::Seccomp => probe::can_enable_seccomp(),
+        Probe::ChangeRoot(dir) => probe::can_unshare_user_namespace_and_change_root(&dir),
+        Probe::SecureClone => probe::can_do_secure_clone(),
+        Probe::All(dir) => {
+            if !dir.is_dir() {
+                eprintln!("worker dir {} is not a directory", dir.display());
+                return ExitCode::FAILURE;
+            }
+            let results = probe::all(&dir);
+            for (name, result) in &results {
+                match result {
+                    Ok(()) => println!("{name}: available"),
+                    Err(reason) => println!("{name}: unavailable: {reason}"),
+                }
+            }
+            if results.iter().all(|(_, r)| r.is_ok()) {
+                Ok(())
+            } else {
+                Err("some features are unavailable".into())
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(reason) => {
+            eprintln!("{reason}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// [`run`] with another prepare-job body (the test worker's test-only job kinds).
+pub fn run_with(args: &[String], job_fn: crate::PrepareJobFn) -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
@@ -66,18 +148,26 @@ pub fn run(args: &[String]) -> ExitCode {
             println!("{}", crate::WORKER_VERSION);
             ExitCode::SUCCESS
         }
+        Ok(WorkerArgs::Probe(probe)) => run_probe(probe),
         Ok(WorkerArgs::Prepare {
             socket_path,
             worker_dir,
             node_version,
-        }) => match crate::run_prepare_worker(&socket_path, &worker_dir, node_version.as_deref()) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                tracing::error!(target: pvf_common::LOG_TARGET, "prepare worker stopped: {e}");
-                eprintln!("prepare worker stopped: {e}");
-                ExitCode::FAILURE
+        }) => {
+            match crate::run_prepare_worker_with(
+                &socket_path,
+                &worker_dir,
+                node_version.as_deref(),
+                job_fn,
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(target: pvf_common::LOG_TARGET, "prepare worker stopped: {e}");
+                    eprintln!("prepare worker stopped: {e}");
+                    ExitCode::FAILURE
+                }
             }
-        },
+        }
         Err(usage) => {
             eprintln!("{usage}");
             ExitCode::from(2)
@@ -109,5 +199,20 @@ mod tests {
         assert!(parse(&args("prepare-worker --socket-path /s")).is_err());
         assert!(parse(&args("prepare-worker --bogus 1")).is_err());
         assert!(parse(&args("")).is_err());
+        assert_eq!(
+            parse(&args("--check-can-enable-seccomp")),
+            Ok(WorkerArgs::Probe(Probe::Seccomp))
+        );
+        assert_eq!(
+            parse(&args(
+                "--check-can-unshare-user-namespace-and-change-root /d"
+            )),
+            Ok(WorkerArgs::Probe(Probe::ChangeRoot("/d".into())))
+        );
+        assert_eq!(
+            parse(&args("--check-security-features --worker-dir-path /d")),
+            Ok(WorkerArgs::Probe(Probe::All("/d".into())))
+        );
+        assert!(parse(&args("--check-security-features")).is_err());
     }
 }

@@ -15,13 +15,14 @@ use nix::{
         signal::Signal,
         wait::{WaitStatus, waitpid},
     },
-    unistd::{ForkResult, Pid, fork, pipe2},
+    unistd::{Pid, pipe2},
 };
 use parity_scale_codec::{Decode, Encode};
 use pvf_common::{
     PrepareError,
     framing::{self, FrameError, MAX_JOB_REPLY_FRAME_LEN},
 };
+use pvf_security::JobSpawn;
 use std::{
     fs::File,
     os::fd::{AsRawFd, OwnedFd, RawFd},
@@ -49,7 +50,8 @@ pub struct JobReport<T> {
     pub cpu_time: Duration,
 }
 
-/// Runs `job` in a forked child with a CPU-time limit and returns its answer.
+/// Runs `job` in a child process (a namespaced clone or a plain fork, per `how`) with a
+/// CPU-time limit and returns its answer.
 ///
 /// `close_in_child` lists descriptors the child must not keep (the host socket), so the only
 /// way out of the job is its pipe. `job` receives the pipe's write descriptor, for the
@@ -57,6 +59,7 @@ pub struct JobReport<T> {
 ///
 /// Must be called from a single-threaded process: only the calling thread survives `fork`.
 pub fn run_in_child<T: Encode + Decode>(
+    how: JobSpawn,
     cpu_time_limit: Duration,
     close_in_child: &[RawFd],
     job: impl FnOnce(RawFd) -> Result<T, PrepareError>,
@@ -73,20 +76,22 @@ pub fn run_in_child<T: Encode + Decode>(
         Ok(u) => u,
         Err(e) => return kernel_err("getrusage", e),
     };
-    // SAFETY: the worker is single-threaded (see `run_worker`), so the child starts with a
-    // consistent heap and no locks held by vanished threads.
-    match unsafe { fork() } {
-        Err(e) => kernel_err("fork", e),
-        Ok(ForkResult::Child) => {
-            drop(read_end);
-            for fd in close_in_child {
-                // SAFETY: closing a descriptor the child inherited and never uses.
-                unsafe { libc::close(*fd) };
-            }
-            child_main(cpu_time_limit, write_end, job)
+    let read_fd = read_end.as_raw_fd();
+    let child_body = move || {
+        // SAFETY: closing descriptors the child inherited and never uses: the pipe's read end
+        // and the host socket, so the pipe is the job's only way out.
+        unsafe { libc::close(read_fd) };
+        for fd in close_in_child {
+            // SAFETY: as above.
+            unsafe { libc::close(*fd) };
         }
-        Ok(ForkResult::Parent { child }) => {
-            drop(write_end);
+        child_main(cpu_time_limit, write_end, job)
+    };
+    // SAFETY: the worker is single-threaded (see `run_prepare_worker`), so the child starts
+    // with a consistent heap and no locks held by vanished threads.
+    match unsafe { pvf_security::clone::spawn_job(how, child_body) } {
+        Err(e) => kernel_err("fork/clone", e),
+        Ok(child) => {
             let reply = framing::recv_blocking::<_, Result<T, PrepareError>>(
                 &mut File::from(read_end),
                 MAX_JOB_REPLY_FRAME_LEN,
@@ -151,7 +156,7 @@ fn child_main<T: Encode>(
     cpu_time_limit: Duration,
     write_end: OwnedFd,
     job: impl FnOnce(RawFd) -> Result<T, PrepareError>,
-) -> ! {
+) -> std::convert::Infallible {
     // Die with the worker: a job must not outlive the process that would reap it.
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
@@ -191,8 +196,7 @@ fn child_main<T: Encode>(
         let mut pipe = File::from(write_end);
         let _ = std::io::Write::write_all(&mut pipe, &frame);
     }
-    // SAFETY: ends the job process without running the worker's destructors.
-    unsafe { libc::_exit(exit_code) }
+    pvf_security::clone::exit_now(exit_code)
 }
 
 #[cfg(test)]

@@ -55,11 +55,26 @@ pub enum WorkerError {
     Security(#[from] pvf_security::SecurityError),
 }
 
+/// The body of a prepare job, run inside the job process: compile (or, in the test worker, a
+/// test-only job). Receives the job's reply descriptor for the out-of-memory hook.
+pub type PrepareJobFn = fn(&PvfPrepData, i32) -> Result<prepare::CompiledArtifact, PrepareError>;
+
 /// Runs a prepare worker until the host hangs up (`Ok`) or something breaks (`Err`).
 pub fn run_prepare_worker(
     socket_path: &Path,
     worker_dir: &Path,
     node_version: Option<&str>,
+) -> Result<(), WorkerError> {
+    run_prepare_worker_with(socket_path, worker_dir, node_version, prepare::compile_job)
+}
+
+/// [`run_prepare_worker`] with another job body. Only the test worker uses this, to add
+/// test-only job kinds without compiling them into release binaries.
+pub fn run_prepare_worker_with(
+    socket_path: &Path,
+    worker_dir: &Path,
+    node_version: Option<&str>,
+    job_fn: PrepareJobFn,
 ) -> Result<(), WorkerError> {
     if let Some(node) = node_version
         && node != WORKER_VERSION
@@ -74,12 +89,12 @@ pub fn run_prepare_worker(
     let handshake: WorkerHandshake =
         framing::recv_blocking(&mut stream, framing::MAX_REPLY_FRAME_LEN)?;
     clear_environment();
-    pvf_security::apply_before_first_job(
+    let sandbox = pvf_security::apply_before_first_job(
         &handshake.security_status,
         pvf_security::WorkerKind::Prepare,
         worker_dir,
     )?;
-    tracing::debug!(target: LOG_TARGET, ?worker_dir, "prepare worker ready");
+    tracing::debug!(target: LOG_TARGET, ?worker_dir, ?sandbox, "prepare worker ready");
     loop {
         let pvf: PvfPrepData =
             match framing::recv_blocking(&mut stream, framing::MAX_REQUEST_FRAME_LEN) {
@@ -89,7 +104,7 @@ pub fn run_prepare_worker(
                 }
                 Err(e) => return Err(e.into()),
             };
-        let result = prepare_one(&pvf, worker_dir, stream.as_raw_fd());
+        let result = prepare_one(&pvf, &sandbox, stream.as_raw_fd(), job_fn);
         framing::send_blocking(&mut stream, &result)?;
     }
 }
@@ -107,12 +122,20 @@ fn clear_environment() {
     }
 }
 
-fn prepare_one(pvf: &PvfPrepData, worker_dir: &Path, host_socket: i32) -> PrepareWorkerResult {
-    let report = job::run_in_child(pvf.prep_timeout(), &[host_socket], |reply_fd| {
-        prepare::compile_job(pvf, reply_fd)
-    });
+fn prepare_one(
+    pvf: &PvfPrepData,
+    sandbox: &pvf_security::AppliedSandbox,
+    host_socket: i32,
+    job_fn: PrepareJobFn,
+) -> PrepareWorkerResult {
+    let report = job::run_in_child(
+        sandbox.job_spawn,
+        pvf.prep_timeout(),
+        &[host_socket],
+        |reply_fd| job_fn(pvf, reply_fd),
+    );
     let compiled = report.result?;
-    let tmp: PathBuf = worker_dir.join(TMP_ARTIFACT_FILE_NAME);
+    let tmp: PathBuf = sandbox.worker_dir.join(TMP_ARTIFACT_FILE_NAME);
     // The host created the file; opening without `create` keeps the worker's rights minimal.
     let write = || -> io::Result<()> {
         let mut file = std::fs::OpenOptions::new()

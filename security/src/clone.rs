@@ -1,0 +1,94 @@
+//! Job processes in fresh namespaces.
+//!
+//! With secure clone, each job starts in new PID, network, IPC, UTS, cgroup and mount
+//! namespaces (and a new user namespace if the worker has not made one already): it cannot
+//! see or signal other processes, has no network interfaces, and its mounts are its own.
+//! Without it, the job is a plain `fork`.
+
+use nix::{
+    sched::CloneFlags,
+    unistd::{ForkResult, Pid, fork},
+};
+
+/// Stack for the cloned child; the job runs its own threads for the heavy work.
+pub const CLONE_STACK_SIZE: usize = 2 * 1024 * 1024;
+
+/// The namespaces a job gets.
+pub fn job_namespaces(worker_has_user_namespace: bool) -> CloneFlags {
+    let mut flags = CloneFlags::CLONE_NEWCGROUP
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWNET
+        | CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWUTS;
+    if !worker_has_user_namespace {
+        flags |= CloneFlags::CLONE_NEWUSER;
+    }
+    flags
+}
+
+/// How job processes are created.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JobSpawn {
+    /// `clone` into fresh namespaces.
+    SecureClone {
+        /// The worker already unshared a user namespace (change-root), so jobs need no new one.
+        worker_has_user_namespace: bool,
+    },
+    /// Plain `fork`.
+    Fork,
+}
+
+/// Starts a job process running `child`, which must not return. Returns the child's pid.
+///
+/// # Safety
+///
+/// The caller must be single-threaded, as for `fork`: only the calling thread exists in the
+/// child.
+pub unsafe fn spawn_job(
+    how: JobSpawn,
+    child: impl FnOnce() -> std::convert::Infallible,
+) -> nix::Result<Pid> {
+    match how {
+        JobSpawn::Fork => {
+            // SAFETY: the caller guarantees a single-threaded process.
+            match unsafe { fork() }? {
+                ForkResult::Child => run_child(child),
+                ForkResult::Parent { child } => Ok(child),
+            }
+        }
+        JobSpawn::SecureClone {
+            worker_has_user_namespace,
+        } => {
+            let mut stack = vec![0u8; CLONE_STACK_SIZE];
+            let mut child = Some(child);
+            let callback = Box::new(move || -> isize {
+                match child.take() {
+                    Some(run) => run_child(run),
+                    None => 1,
+                }
+            });
+            // SAFETY: without CLONE_VM the child gets a copy of the address space and runs the
+            // callback on its copy of `stack`; the caller guarantees a single-threaded process.
+            unsafe {
+                nix::sched::clone(
+                    callback,
+                    &mut stack,
+                    job_namespaces(worker_has_user_namespace),
+                    Some(libc::SIGCHLD),
+                )
+            }
+        }
+    }
+}
+
+fn run_child(child: impl FnOnce() -> std::convert::Infallible) -> ! {
+    match child() {}
+}
+
+/// Ends the calling process at once, without destructors or atexit handlers: what a job or
+/// probe child must do instead of returning into the parent's code.
+pub fn exit_now(code: i32) -> std::convert::Infallible {
+    // SAFETY: `_exit` takes an integer and never returns.
+    unsafe { libc::_exit(code) }
+}
