@@ -2,8 +2,10 @@
 //!
 //! For each real corpus runtime: the end-to-end pre-check time through the host (warm worker,
 //! fresh cache) divided by the in-process compile time of the same work with the identical
-//! engine configuration (`pvf_worker::prepare::compile`). Target: ≤ 1.03. Then the worker's
-//! spawn-to-ready latency (process start, connect, handshake) as p50/p95.
+//! engine configuration (`pvf_worker::prepare::compile`). Target: ≤ 1.03. Then, with the
+//! sandbox off and with every layer on: the worker's spawn-to-ready latency (process start,
+//! connect, handshake) as p50/p95, spawn plus first job (which includes applying the
+//! sandbox), and the latency of a further tiny job (a fork, or a namespaced clone each).
 //!
 //! ```text
 //! cargo bench -p pvf-tests --bench prepare            # BENCH_SAMPLES=3 by default
@@ -12,8 +14,10 @@
 use pvf_common::{
     ExecutorParams, PrepareJobKind, PvfPrepData, blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
 };
+use pvf_common::SecurityStatus;
 use pvf_host::{
     Config,
+    prepare::worker::{Outcome, run_job},
     spawn::{WorkerSpawnConfig, spawn_prepare_worker},
 };
 use std::time::{Duration, Instant};
@@ -112,29 +116,67 @@ fn main() {
     }
 
     let cache = tempfile::tempdir().expect("temp dir");
-    let config = WorkerSpawnConfig {
-        program: WORKER.into(),
-        args_prefix: Vec::new(),
-        cache_path: cache.path().into(),
-        spawn_timeout: Duration::from_secs(5),
-        node_version: None,
-        security_status: Default::default(),
+    let sandboxed = SecurityStatus {
+        secure_validator_mode: true,
+        can_enable_landlock: true,
+        can_enable_seccomp: true,
+        can_unshare_user_namespace_and_change_root: true,
+        can_do_secure_clone: true,
     };
-    let spawns = 40;
-    let mut latencies: Vec<Duration> = runtime.block_on(async {
-        let mut v = Vec::new();
-        for _ in 0..spawns {
-            let started = Instant::now();
-            let worker = spawn_prepare_worker(&config).await.expect("worker spawns");
-            v.push(started.elapsed());
-            drop(worker);
+    println!("\nworker latency (medians over {SPAWNS} spawns; jobs: minimal PVF pre-check)");
+    println!("{:<12} {:>16} {:>16} {:>22} {:>14}", "sandbox", "spawn p50", "spawn p95", "spawn + 1st job p50", "job p50");
+    for (name, status) in [("off", SecurityStatus::default()), ("all layers", sandboxed)] {
+        let config = WorkerSpawnConfig {
+            program: WORKER.into(),
+            args_prefix: Vec::new(),
+            cache_path: cache.path().into(),
+            spawn_timeout: Duration::from_secs(5),
+            node_version: None,
+            security_status: status,
+        };
+        let (mut spawn, mut first, mut jobs) = runtime.block_on(measure_worker(&config, cache.path()));
+        spawn.sort();
+        first.sort();
+        jobs.sort();
+        let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
+        println!(
+            "{:<12} {:>16} {:>16} {:>22} {:>14}",
+            name,
+            ms(percentile(&spawn, 0.5)),
+            ms(percentile(&spawn, 0.95)),
+            ms(percentile(&first, 0.5)),
+            ms(percentile(&jobs, 0.5))
+        );
+    }
+}
+
+const SPAWNS: usize = 30;
+const JOBS_PER_WORKER: usize = 20;
+
+/// Spawn-to-ready, spawn plus first job (which includes applying the sandbox), and then the
+/// latency of further jobs on the same worker (a fork or a namespaced clone each).
+async fn measure_worker(config: &WorkerSpawnConfig, cache: &std::path::Path) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
+    let (mut spawn, mut first, mut jobs) = (Vec::new(), Vec::new(), Vec::new());
+    let minimal = pvf_tests::test_pvf("minimal-pvf.wat");
+    for i in 0..SPAWNS {
+        let started = Instant::now();
+        let (mut idle, handle) = spawn_prepare_worker(config).await.expect("worker spawns");
+        spawn.push(started.elapsed());
+        let job_count = if i == 0 { JOBS_PER_WORKER + 1 } else { 1 };
+        for j in 0..job_count {
+            let code = pvf_tests::with_custom_section(&minimal, "n", format!("{i}-{j}").as_bytes());
+            let job_started = Instant::now();
+            match run_job(idle, pvf(code), cache.into()).await {
+                Outcome::Concluded { worker, result: Ok(_) } => idle = worker,
+                other => panic!("bench job failed: {other:?}"),
+            }
+            if j == 0 {
+                first.push(started.elapsed());
+            } else {
+                jobs.push(job_started.elapsed());
+            }
         }
-        v
-    });
-    latencies.sort();
-    println!(
-        "worker spawn-to-ready ({spawns} spawns, no sandbox): p50 {:.2} ms, p95 {:.2} ms",
-        percentile(&latencies, 0.5).as_secs_f64() * 1e3,
-        percentile(&latencies, 0.95).as_secs_f64() * 1e3
-    );
+        drop((idle, handle));
+    }
+    (spawn, first, jobs)
 }
