@@ -113,21 +113,4 @@ fn corpus() -> Vec<Input> {
         .collect()
 }
 
-/// Every corpus blob and the pre-check verdict the reference gives it (baseline.md). The
-/// bare zstd frame lacks the substrate magic, so it is taken as raw wasm and fails to parse.
-pub const CORPUS_VERDICTS: &[(&str, &str)] = &[
-    ("pvf/test-parachain-adder.kagome.compressed.wasm", "ok"),
-    ("pvf/test-parachain-adder.gossamer.wasm", "ok"),
-    (
-        "pvf/cumulus-shell.zstd-without-magic.wasm.zst",
-        "Prevalidation",
-    ),
-    (
-        "pvf/collectives-polkadot-9290.genesis.compressed.wasm",
-        "ok",
-    ),
-    ("pvf/coretime-kusama-1002000.genesis.compressed.wasm", "ok"),
-    ("relay/westend-9300.compressed.wasm", "ok"),
-    ("relay/rococo-genesis.raw.wasm", "ok"),
-    ("negative/polkadot-2019-infinite-loop.wasm", "ok"),
-];
+include!("../../tests/pvfs/corpus_verdicts.rs");

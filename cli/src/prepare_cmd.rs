@@ -7,8 +7,7 @@ use crate::{
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use pvf_common::{
-    ExecutorParams, PrepareError, PrepareJobKind, PvfPrepData,
-    blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
+    ExecutorParams, PrepareJobKind, PvfPrepData, blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
 };
 use pvf_host::{Config, Priority, ValidationHost};
 use std::{
@@ -188,24 +187,6 @@ fn start_host(args: &PrepareArgs, cache_path: PathBuf) -> Result<ValidationHost,
     pvf_host::start(config).map_err(|e| e.to_string())
 }
 
-fn verdict_name(err: &PrepareError) -> &'static str {
-    match err {
-        PrepareError::Prevalidation(_) => "Prevalidation",
-        PrepareError::Preparation(_) => "Preparation",
-        PrepareError::RuntimeConstruction(_) => "RuntimeConstruction",
-        PrepareError::JobError(_) => "JobError",
-        PrepareError::TimedOut => "TimedOut",
-        PrepareError::IoErr(_) => "IoErr",
-        PrepareError::CreateTmpFile(_) => "CreateTmpFile",
-        PrepareError::RenameTmpFile { .. } => "RenameTmpFile",
-        PrepareError::OutOfMemory => "OutOfMemory",
-        PrepareError::ClearWorkerDir(_) => "ClearWorkerDir",
-        PrepareError::JobDied { .. } => "JobDied",
-        PrepareError::Kernel(_) => "Kernel",
-        PrepareError::CouldNotDecompressCodeBlob(_) => "CouldNotDecompressCodeBlob",
-    }
-}
-
 async fn prepare_one(
     host: &ValidationHost,
     input: Input,
@@ -248,7 +229,7 @@ async fn prepare_one(
                     row.peak_rss_kib = success.stats.memory_stats.max_rss_kib;
                     ("ok", "ok".to_string())
                 }
-                Ok(Err(err)) => (verdict_name(&err), format!("{}: {err}", verdict_name(&err))),
+                Ok(Err(err)) => (err.variant_name(), format!("{}: {err}", err.variant_name())),
             }
         }
     };

@@ -100,6 +100,26 @@ pub enum PrepareError {
 }
 
 impl PrepareError {
+    /// The variant's name, e.g. `"Prevalidation"`: how verdict tables and the CLI spell it.
+    pub fn variant_name(&self) -> &'static str {
+        use PrepareError::*;
+        match self {
+            Prevalidation(_) => "Prevalidation",
+            Preparation(_) => "Preparation",
+            RuntimeConstruction(_) => "RuntimeConstruction",
+            JobError(_) => "JobError",
+            TimedOut => "TimedOut",
+            IoErr(_) => "IoErr",
+            CreateTmpFile(_) => "CreateTmpFile",
+            RenameTmpFile { .. } => "RenameTmpFile",
+            OutOfMemory => "OutOfMemory",
+            ClearWorkerDir(_) => "ClearWorkerDir",
+            JobDied { .. } => "JobDied",
+            Kernel(_) => "Kernel",
+            CouldNotDecompressCodeBlob(_) => "CouldNotDecompressCodeBlob",
+        }
+    }
+
     /// Whether every honest validator would see the same error for this PVF. Deterministic
     /// errors are final; the others may be transient and can be retried.
     pub fn is_deterministic(&self) -> bool {

@@ -8,11 +8,11 @@
 //! file system). Secure clone is optional: without it jobs are plain forks.
 
 use crate::artifacts::WORKER_DIR_PREFIX;
-use pvf_common::{SecurityStatus, WORKER_ENV_KEEP};
+use pvf_common::SecurityStatus;
 use std::{
     fmt,
     path::{Path, PathBuf},
-    process::{Command, Stdio},
+    process::Stdio,
 };
 
 /// The flag that lets an operator run without the required features.
@@ -139,8 +139,8 @@ pub fn probe_features(program: &Path, args_prefix: &[String], cache_path: &Path)
         .prefix(&format!("{WORKER_DIR_PREFIX}-probe-"))
         .tempdir_in(cache_path);
     let spawn = |feature: Feature| -> Result<std::process::Child, String> {
-        let mut command = Command::new(program);
-        command.args(args_prefix).arg(feature.flag());
+        let mut command = crate::spawn::worker_command(program, args_prefix);
+        command.arg(feature.flag());
         if feature == Feature::ChangeRoot {
             let dir: PathBuf = match &probe_dir {
                 Ok(dir) => dir.path().into(),
@@ -153,14 +153,7 @@ pub fn probe_features(program: &Path, args_prefix: &[String], cache_path: &Path)
             };
             command.arg(dir);
         }
-        command
-            .env_clear()
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        if let Ok(directives) = std::env::var(WORKER_ENV_KEEP) {
-            command.env(WORKER_ENV_KEEP, directives);
-        }
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
         command
             .spawn()
             .map_err(|e| format!("cannot run {}: {e}", program.display()))

@@ -141,6 +141,17 @@ impl Drop for WorkerHandle {
     }
 }
 
+/// A command for the worker binary as every worker process starts: `program [args_prefix]`,
+/// with a cleared environment except `RUST_LOG`, and no stdin.
+pub fn worker_command(program: &Path, args_prefix: &[String]) -> Command {
+    let mut command = Command::new(program);
+    command.args(args_prefix).env_clear().stdin(Stdio::null());
+    if let Ok(directives) = std::env::var(WORKER_ENV_KEEP) {
+        command.env(WORKER_ENV_KEEP, directives);
+    }
+    command
+}
+
 /// Starts a prepare worker and completes the handshake.
 pub async fn spawn_prepare_worker(
     config: &WorkerSpawnConfig,
@@ -151,9 +162,8 @@ pub async fn spawn_prepare_worker(
     })?;
     let (socket_path, listener) = bind_rendezvous_socket()?;
     let _socket_guard = RemoveOnDrop(socket_path.clone());
-    let mut command = Command::new(&config.program);
+    let mut command = worker_command(&config.program, &config.args_prefix);
     command
-        .args(&config.args_prefix)
         .arg(pvf_worker_subcommand::PREPARE)
         .arg("--socket-path")
         .arg(&socket_path)
@@ -162,14 +172,7 @@ pub async fn spawn_prepare_worker(
     if let Some(version) = &config.node_version {
         command.arg("--node-impl-version").arg(version);
     }
-    command
-        .env_clear()
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if let Ok(directives) = std::env::var(WORKER_ENV_KEEP) {
-        command.env(WORKER_ENV_KEEP, directives);
-    }
+    command.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let child = command.spawn().map_err(|err| SpawnErr::ProcessSpawn {
         program: config.program.clone(),
         err,
@@ -234,10 +237,8 @@ fn bind_rendezvous_socket() -> Result<(PathBuf, UnixListener), SpawnErr> {
 
 /// Runs `program [args_prefix] --version` and returns what it prints.
 pub fn worker_version(program: &Path, args_prefix: &[String]) -> std::io::Result<String> {
-    let output = Command::new(program)
-        .args(args_prefix)
+    let output = worker_command(program, args_prefix)
         .arg("--version")
-        .env_clear()
         .output()?;
     if !output.status.success() {
         return Err(std::io::Error::other(format!(

@@ -11,10 +11,10 @@
 //! cargo bench -p pvf-tests --bench prepare            # BENCH_SAMPLES=3 by default
 //! ```
 
+use pvf_common::SecurityStatus;
 use pvf_common::{
     ExecutorParams, PrepareJobKind, PvfPrepData, blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
 };
-use pvf_common::SecurityStatus;
 use pvf_host::{
     Config,
     prepare::worker::{Outcome, run_job},
@@ -124,8 +124,14 @@ fn main() {
         can_do_secure_clone: true,
     };
     println!("\nworker latency (medians over {SPAWNS} spawns; jobs: minimal PVF pre-check)");
-    println!("{:<12} {:>16} {:>16} {:>22} {:>14}", "sandbox", "spawn p50", "spawn p95", "spawn + 1st job p50", "job p50");
-    for (name, status) in [("off", SecurityStatus::default()), ("all layers", sandboxed)] {
+    println!(
+        "{:<12} {:>16} {:>16} {:>22} {:>14}",
+        "sandbox", "spawn p50", "spawn p95", "spawn + 1st job p50", "job p50"
+    );
+    for (name, status) in [
+        ("off", SecurityStatus::default()),
+        ("all layers", sandboxed),
+    ] {
         let config = WorkerSpawnConfig {
             program: WORKER.into(),
             args_prefix: Vec::new(),
@@ -134,7 +140,8 @@ fn main() {
             node_version: None,
             security_status: status,
         };
-        let (mut spawn, mut first, mut jobs) = runtime.block_on(measure_worker(&config, cache.path()));
+        let (mut spawn, mut first, mut jobs) =
+            runtime.block_on(measure_worker(&config, cache.path()));
         spawn.sort();
         first.sort();
         jobs.sort();
@@ -155,7 +162,10 @@ const JOBS_PER_WORKER: usize = 20;
 
 /// Spawn-to-ready, spawn plus first job (which includes applying the sandbox), and then the
 /// latency of further jobs on the same worker (a fork or a namespaced clone each).
-async fn measure_worker(config: &WorkerSpawnConfig, cache: &std::path::Path) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
+async fn measure_worker(
+    config: &WorkerSpawnConfig,
+    cache: &std::path::Path,
+) -> (Vec<Duration>, Vec<Duration>, Vec<Duration>) {
     let (mut spawn, mut first, mut jobs) = (Vec::new(), Vec::new(), Vec::new());
     let minimal = pvf_tests::test_pvf("minimal-pvf.wat");
     for i in 0..SPAWNS {
@@ -167,7 +177,10 @@ async fn measure_worker(config: &WorkerSpawnConfig, cache: &std::path::Path) -> 
             let code = pvf_tests::with_custom_section(&minimal, "n", format!("{i}-{j}").as_bytes());
             let job_started = Instant::now();
             match run_job(idle, pvf(code), cache.into()).await {
-                Outcome::Concluded { worker, result: Ok(_) } => idle = worker,
+                Outcome::Concluded {
+                    worker,
+                    result: Ok(_),
+                } => idle = worker,
                 other => panic!("bench job failed: {other:?}"),
             }
             if j == 0 {

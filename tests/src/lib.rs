@@ -101,6 +101,19 @@ pub fn start_host(cache: &Path, worker: PathBuf) -> ValidationHost {
     start_host_with(Config::new(cache.to_path_buf(), worker))
 }
 
+/// Fails the test unless `host` runs in secure-validator mode with every sandbox layer on.
+pub fn assert_fully_sandboxed(host: &ValidationHost) {
+    let status = host.security_status();
+    assert!(
+        status.secure_validator_mode
+            && status.can_enable_landlock
+            && status.can_enable_seccomp
+            && status.can_unshare_user_namespace_and_change_root
+            && status.can_do_secure_clone,
+        "every sandbox layer must be on: {status:?}"
+    );
+}
+
 /// Starts a host, failing the test with the reason if it cannot start.
 pub fn start_host_with(config: Config) -> ValidationHost {
     pvf_host::start(config).unwrap_or_else(|e| panic!("the host does not start: {e}"))
@@ -132,21 +145,7 @@ pub fn with_custom_section(code: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
 
 /// The name of a `PrepareError` variant, as the verdict tables spell it.
 pub fn error_kind(err: &PrepareError) -> &'static str {
-    match err {
-        PrepareError::Prevalidation(_) => "Prevalidation",
-        PrepareError::Preparation(_) => "Preparation",
-        PrepareError::RuntimeConstruction(_) => "RuntimeConstruction",
-        PrepareError::JobError(_) => "JobError",
-        PrepareError::TimedOut => "TimedOut",
-        PrepareError::IoErr(_) => "IoErr",
-        PrepareError::CreateTmpFile(_) => "CreateTmpFile",
-        PrepareError::RenameTmpFile { .. } => "RenameTmpFile",
-        PrepareError::OutOfMemory => "OutOfMemory",
-        PrepareError::ClearWorkerDir(_) => "ClearWorkerDir",
-        PrepareError::JobDied { .. } => "JobDied",
-        PrepareError::Kernel(_) => "Kernel",
-        PrepareError::CouldNotDecompressCodeBlob(_) => "CouldNotDecompressCodeBlob",
-    }
+    err.variant_name()
 }
 
 /// "ok" or the error's variant name.
@@ -304,23 +303,4 @@ pub mod procs {
     }
 }
 
-/// Every corpus blob and the pre-check verdict the reference gives it ("ok" or a
-/// `PrepareError` variant name): the single table the tests use. The CLI keeps its own copy
-/// (`cli/src/inputs.rs`). The bare zstd frame lacks the substrate magic, so it is taken as raw
-/// wasm and fails to parse.
-pub const CORPUS_VERDICTS: &[(&str, &str)] = &[
-    ("pvf/test-parachain-adder.kagome.compressed.wasm", "ok"),
-    ("pvf/test-parachain-adder.gossamer.wasm", "ok"),
-    (
-        "pvf/cumulus-shell.zstd-without-magic.wasm.zst",
-        "Prevalidation",
-    ),
-    (
-        "pvf/collectives-polkadot-9290.genesis.compressed.wasm",
-        "ok",
-    ),
-    ("pvf/coretime-kusama-1002000.genesis.compressed.wasm", "ok"),
-    ("relay/westend-9300.compressed.wasm", "ok"),
-    ("relay/rococo-genesis.raw.wasm", "ok"),
-    ("negative/polkadot-2019-infinite-loop.wasm", "ok"),
-];
+include!("../pvfs/corpus_verdicts.rs");

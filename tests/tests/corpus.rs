@@ -21,15 +21,7 @@ async fn corpus_precheck_verdicts_match_the_reference() {
     config.prepare_workers_hard_max_num = 2;
     let host = start_host_with(config);
     // The verdicts must hold with every sandbox layer applied, as on a validator.
-    let status = host.security_status();
-    assert!(
-        status.secure_validator_mode
-            && status.can_enable_landlock
-            && status.can_enable_seccomp
-            && status.can_unshare_user_namespace_and_change_root
-            && status.can_do_secure_clone,
-        "{status:?}"
-    );
+    pvf_tests::assert_fully_sandboxed(&host);
 
     // Several runtimes take seconds to compile: submit everything at once, two workers share it.
     let started = Instant::now();

@@ -142,15 +142,7 @@ async fn every_attack_is_denied_inside_a_real_sandboxed_job() {
     config.prepare_workers_soft_max_num = 2;
     config.prepare_workers_hard_max_num = 2;
     let host = pvf_tests::start_host_with(config);
-    let status = host.security_status();
-    assert!(
-        status.secure_validator_mode
-            && status.can_enable_landlock
-            && status.can_enable_seccomp
-            && status.can_unshare_user_namespace_and_change_root
-            && status.can_do_secure_clone,
-        "every sandbox feature must be on for this test: {status:?}"
-    );
+    pvf_tests::assert_fully_sandboxed(&host);
 
     let mut failures = Vec::new();
     for flavour in FLAVOURS {
