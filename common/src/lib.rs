@@ -5,6 +5,7 @@
 //! - [`pvf`]: `PvfPrepData`, what the host asks a prepare worker to compile;
 //! - [`error`]: `PrepareError`, the verdict vocabulary of preparation;
 //! - [`prepare`]: what a prepare worker reports back (stats, checksum);
+//! - [`execute`]: validation params/results and the execute request/response;
 //! - [`handshake`]: the first frame a worker receives, and `SecurityStatus`;
 //! - [`framing`]: bounded, length-prefixed SCALE frames (blocking and async);
 //! - [`blob`]: decompression of maybe-compressed code with a bomb limit;
@@ -14,6 +15,7 @@
 pub mod blob;
 pub mod engine;
 pub mod error;
+pub mod execute;
 pub mod executor_params;
 pub mod framing;
 pub mod handshake;
