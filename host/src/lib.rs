@@ -13,6 +13,7 @@
 //! directories removed, before the drop returns.
 
 pub mod artifacts;
+pub mod execute;
 pub mod host;
 pub mod metrics;
 pub mod prepare;
