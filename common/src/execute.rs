@@ -82,6 +82,17 @@ pub struct PoV {
 /// `MAX_POV_SIZE` (10 MiB) × 4: the decompression limit of a PoV.
 pub const POV_BOMB_LIMIT: u32 = 40 * 1024 * 1024;
 
+/// The execute worker's second handshake frame: the executor parameters it is bound to for
+/// life (its engine is built from them once).
+#[derive(Clone, Debug, Encode, Decode, PartialEq, Eq)]
+pub struct ExecuteHandshake {
+    /// The session's executor parameters.
+    pub executor_params: crate::ExecutorParams,
+}
+
+/// Name of the artifact in an execute worker's dir: a hard link the host makes per job.
+pub const ARTIFACT_FILE_NAME: &str = "artifact";
+
 /// One execution, host → execute worker.
 #[derive(Clone, Debug, Encode, Decode)]
 pub struct ExecuteRequest {
@@ -304,7 +315,9 @@ mod tests {
         ));
         assert!(matches!(
             ValidationError::from(PrepareError::TimedOut),
-            ValidationError::Internal(InternalValidationError::NonDeterministicPrepareError(PrepareError::TimedOut))
+            ValidationError::Internal(InternalValidationError::NonDeterministicPrepareError(
+                PrepareError::TimedOut
+            ))
         ));
     }
 }

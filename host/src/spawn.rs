@@ -14,7 +14,7 @@ use std::{
 };
 use tokio::net::{UnixListener, UnixStream};
 
-/// How to start prepare workers.
+/// How to start workers.
 #[derive(Clone, Debug)]
 pub struct WorkerSpawnConfig {
     /// The executable.
@@ -65,18 +65,24 @@ pub enum SpawnErr {
     Handshake(framing::FrameError),
 }
 
-/// A worker's private directory, `<cache>/worker-dir-prepare-<random>/`. It holds only
-/// `tmp-artifact` during a job; the host empties it after each job and removes it on drop.
+/// A worker's private directory, `<cache>/worker-dir-<flavour>-<random>/`. It holds only
+/// `tmp-artifact` (prepare) or the `artifact` link (execute) during a job; the host empties it
+/// after each job and removes it on drop.
 #[derive(Debug)]
 pub struct WorkerDir {
     dir: tempfile::TempDir,
 }
 
 impl WorkerDir {
-    /// Creates a fresh worker dir in `cache_path`.
+    /// Creates a fresh prepare worker dir in `cache_path`.
     pub fn new(cache_path: &Path) -> std::io::Result<Self> {
+        Self::for_flavour(cache_path, WorkerFlavour::Prepare)
+    }
+
+    /// Creates a fresh worker dir of `flavour` in `cache_path`.
+    pub fn for_flavour(cache_path: &Path, flavour: WorkerFlavour) -> std::io::Result<Self> {
         let dir = tempfile::Builder::new()
-            .prefix(&format!("{WORKER_DIR_PREFIX}-prepare-"))
+            .prefix(&format!("{WORKER_DIR_PREFIX}-{}-", flavour.as_str()))
             .tempdir_in(cache_path)?;
         Ok(Self { dir })
     }
@@ -152,19 +158,64 @@ pub fn worker_command(program: &Path, args_prefix: &[String]) -> Command {
     command
 }
 
+/// Which kind of worker to start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkerFlavour {
+    /// Compiles PVFs.
+    Prepare,
+    /// Executes artifacts.
+    Execute,
+}
+
+impl WorkerFlavour {
+    /// The flavour's name in directory and socket names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerFlavour::Prepare => "prepare",
+            WorkerFlavour::Execute => "execute",
+        }
+    }
+
+    fn subcommand(self) -> &'static str {
+        match self {
+            WorkerFlavour::Prepare => pvf_worker_subcommand::PREPARE,
+            WorkerFlavour::Execute => pvf_worker_subcommand::EXECUTE,
+        }
+    }
+}
+
 /// Starts a prepare worker and completes the handshake.
 pub async fn spawn_prepare_worker(
     config: &WorkerSpawnConfig,
 ) -> Result<(IdleWorker, WorkerHandle), SpawnErr> {
-    let worker_dir = WorkerDir::new(&config.cache_path).map_err(|err| SpawnErr::WorkerDir {
-        cache: config.cache_path.clone(),
-        err,
-    })?;
-    let (socket_path, listener) = bind_rendezvous_socket()?;
+    spawn_worker(config, WorkerFlavour::Prepare, None).await
+}
+
+/// Starts an execute worker bound to the executor parameters in `handshake`.
+pub async fn spawn_execute_worker(
+    config: &WorkerSpawnConfig,
+    handshake: &pvf_common::execute::ExecuteHandshake,
+) -> Result<(IdleWorker, WorkerHandle), SpawnErr> {
+    spawn_worker(config, WorkerFlavour::Execute, Some(handshake)).await
+}
+
+/// Starts a worker of `flavour`, sends the security handshake and, for execute workers, the
+/// executor-parameter handshake.
+async fn spawn_worker(
+    config: &WorkerSpawnConfig,
+    flavour: WorkerFlavour,
+    execute_handshake: Option<&pvf_common::execute::ExecuteHandshake>,
+) -> Result<(IdleWorker, WorkerHandle), SpawnErr> {
+    let worker_dir =
+        WorkerDir::for_flavour(&config.cache_path, flavour).map_err(|err| SpawnErr::WorkerDir {
+            cache: config.cache_path.clone(),
+            err,
+        })?;
+    let (socket_path, listener) = bind_rendezvous_socket(flavour)?;
     let _socket_guard = RemoveOnDrop(socket_path.clone());
     let mut command = worker_command(&config.program, &config.args_prefix);
     command
-        .arg(pvf_worker_subcommand::PREPARE)
+        .arg(flavour.subcommand())
         .arg("--socket-path")
         .arg(&socket_path)
         .arg("--worker-dir-path")
@@ -188,7 +239,12 @@ pub async fn spawn_prepare_worker(
     framing::send(&mut stream, &handshake)
         .await
         .map_err(SpawnErr::Handshake)?;
-    tracing::debug!(target: LOG_TARGET, pid = handle.pid(), worker_dir = ?worker_dir.path(), "prepare worker spawned");
+    if let Some(execute_handshake) = execute_handshake {
+        framing::send(&mut stream, execute_handshake)
+            .await
+            .map_err(SpawnErr::Handshake)?;
+    }
+    tracing::debug!(target: LOG_TARGET, pid = handle.pid(), worker_dir = ?worker_dir.path(), flavour = flavour.as_str(), "worker spawned");
     Ok((
         IdleWorker {
             stream,
@@ -203,6 +259,8 @@ pub async fn spawn_prepare_worker(
 pub mod pvf_worker_subcommand {
     /// Starts a prepare worker.
     pub const PREPARE: &str = "prepare-worker";
+    /// Starts an execute worker.
+    pub const EXECUTE: &str = "execute-worker";
 }
 
 struct RemoveOnDrop(PathBuf);
@@ -213,8 +271,8 @@ impl Drop for RemoveOnDrop {
     }
 }
 
-/// Binds a listener at a fresh `$TMPDIR/pvf-host-prepare-<10 chars>` path.
-fn bind_rendezvous_socket() -> Result<(PathBuf, UnixListener), SpawnErr> {
+/// Binds a listener at a fresh `$TMPDIR/pvf-host-<flavour>-<10 chars>` path.
+fn bind_rendezvous_socket(flavour: WorkerFlavour) -> Result<(PathBuf, UnixListener), SpawnErr> {
     const ATTEMPTS: usize = 50;
     let mut last_err = None;
     for _ in 0..ATTEMPTS {
@@ -223,7 +281,7 @@ fn bind_rendezvous_socket() -> Result<(PathBuf, UnixListener), SpawnErr> {
             &mut rand::rng(),
             10,
         );
-        let path = std::env::temp_dir().join(format!("pvf-host-prepare-{suffix}"));
+        let path = std::env::temp_dir().join(format!("pvf-host-{}-{suffix}", flavour.as_str()));
         match UnixListener::bind(&path) {
             Ok(listener) => return Ok((path, listener)),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last_err = Some(e),

@@ -18,6 +18,8 @@ use std::{path::PathBuf, process::ExitCode};
 
 /// The subcommand that starts a prepare worker.
 pub const PREPARE_WORKER_SUBCOMMAND: &str = "prepare-worker";
+/// The subcommand that starts an execute worker.
+pub const EXECUTE_WORKER_SUBCOMMAND: &str = "execute-worker";
 
 /// A start-up probe of one sandbox feature (or all).
 #[derive(Debug, PartialEq, Eq)]
@@ -41,6 +43,15 @@ pub enum WorkerArgs {
     Version,
     /// Check a sandbox feature and exit.
     Probe(Probe),
+    /// Serve execute jobs.
+    Execute {
+        /// The host's rendezvous socket.
+        socket_path: PathBuf,
+        /// The worker's private directory.
+        worker_dir: PathBuf,
+        /// The node's version, to be checked against ours.
+        node_version: Option<String>,
+    },
     /// Serve prepare jobs.
     Prepare {
         /// The host's rendezvous socket.
@@ -71,7 +82,7 @@ pub fn parse(args: &[String]) -> Result<WorkerArgs, String> {
         Some("--check-security-features") if args.len() == 3 && args[1] == "--worker-dir-path" => {
             Ok(WorkerArgs::Probe(Probe::All(PathBuf::from(&args[2]))))
         }
-        Some(PREPARE_WORKER_SUBCOMMAND) => {
+        Some(sub @ (PREPARE_WORKER_SUBCOMMAND | EXECUTE_WORKER_SUBCOMMAND)) => {
             let (mut socket_path, mut worker_dir, mut node_version) = (None, None, None);
             let mut rest = args[1..].iter();
             while let Some(flag) = rest.next() {
@@ -83,10 +94,20 @@ pub fn parse(args: &[String]) -> Result<WorkerArgs, String> {
                     other => return Err(format!("unknown argument {other:?}")),
                 }
             }
-            Ok(WorkerArgs::Prepare {
-                socket_path: socket_path.ok_or("--socket-path is required")?,
-                worker_dir: worker_dir.ok_or("--worker-dir-path is required")?,
-                node_version,
+            let socket_path = socket_path.ok_or("--socket-path is required")?;
+            let worker_dir = worker_dir.ok_or("--worker-dir-path is required")?;
+            Ok(if sub == EXECUTE_WORKER_SUBCOMMAND {
+                WorkerArgs::Execute {
+                    socket_path,
+                    worker_dir,
+                    node_version,
+                }
+            } else {
+                WorkerArgs::Prepare {
+                    socket_path,
+                    worker_dir,
+                    node_version,
+                }
             })
         }
         _ => Err(format!(
@@ -149,6 +170,24 @@ pub fn run_with(args: &[String], job_fn: crate::PrepareJobFn) -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(WorkerArgs::Probe(probe)) => run_probe(probe),
+        Ok(WorkerArgs::Execute {
+            socket_path,
+            worker_dir,
+            node_version,
+        }) => {
+            match crate::execute_worker::run_execute_worker(
+                &socket_path,
+                &worker_dir,
+                node_version.as_deref(),
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(target: pvf_common::LOG_TARGET, "execute worker stopped: {e}");
+                    eprintln!("execute worker stopped: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Ok(WorkerArgs::Prepare {
             socket_path,
             worker_dir,

@@ -10,6 +10,9 @@
 
 pub mod cpu_monitor;
 pub mod entrypoint;
+pub mod execute;
+pub mod execute_worker;
+pub mod host_functions;
 pub mod job;
 pub mod memory;
 pub mod prepare;
@@ -76,6 +79,34 @@ pub fn run_prepare_worker_with(
     node_version: Option<&str>,
     job_fn: PrepareJobFn,
 ) -> Result<(), WorkerError> {
+    let (mut stream, sandbox) = connect_and_sandbox(
+        socket_path,
+        worker_dir,
+        node_version,
+        pvf_security::WorkerKind::Prepare,
+    )?;
+    loop {
+        let pvf: PvfPrepData =
+            match framing::recv_blocking(&mut stream, framing::MAX_REQUEST_FRAME_LEN) {
+                Ok(pvf) => pvf,
+                Err(framing::FrameError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            };
+        let result = prepare_one(&pvf, &sandbox, stream.as_raw_fd(), job_fn);
+        framing::send_blocking(&mut stream, &result)?;
+    }
+}
+
+/// The common start of every worker: version check, connect, handshake, clean environment,
+/// sandbox. Returns the connection and the sandbox as applied.
+pub(crate) fn connect_and_sandbox(
+    socket_path: &Path,
+    worker_dir: &Path,
+    node_version: Option<&str>,
+    kind: pvf_security::WorkerKind,
+) -> Result<(UnixStream, pvf_security::AppliedSandbox), WorkerError> {
     if let Some(node) = node_version
         && node != WORKER_VERSION
     {
@@ -89,24 +120,10 @@ pub fn run_prepare_worker_with(
     let handshake: WorkerHandshake =
         framing::recv_blocking(&mut stream, framing::MAX_REPLY_FRAME_LEN)?;
     clear_environment();
-    let sandbox = pvf_security::apply_before_first_job(
-        &handshake.security_status,
-        pvf_security::WorkerKind::Prepare,
-        worker_dir,
-    )?;
-    tracing::debug!(target: LOG_TARGET, ?worker_dir, ?sandbox, "prepare worker ready");
-    loop {
-        let pvf: PvfPrepData =
-            match framing::recv_blocking(&mut stream, framing::MAX_REQUEST_FRAME_LEN) {
-                Ok(pvf) => pvf,
-                Err(framing::FrameError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    return Ok(());
-                }
-                Err(e) => return Err(e.into()),
-            };
-        let result = prepare_one(&pvf, &sandbox, stream.as_raw_fd(), job_fn);
-        framing::send_blocking(&mut stream, &result)?;
-    }
+    let sandbox =
+        pvf_security::apply_before_first_job(&handshake.security_status, kind, worker_dir)?;
+    tracing::debug!(target: LOG_TARGET, ?worker_dir, ?sandbox, ?kind, "worker ready");
+    Ok((stream, sandbox))
 }
 
 /// Removes every environment variable but `RUST_LOG`: the host already spawns us with a clean

@@ -125,7 +125,7 @@ impl<T> Lanes<T> {
     }
 
     /// Takes the next job by the fairness rules.
-    pub fn next(&mut self) -> Option<(ExecPriority, T)> {
+    pub fn take_next(&mut self) -> Option<(ExecPriority, T)> {
         let lane = self.select_lane()?;
         self.take_from(lane, |_| true).map(|job| (lane, job))
     }
@@ -171,7 +171,7 @@ mod tests {
         }
         let mut taken = [0; 4];
         for _ in 0..SCHEDULING_WINDOW_SIZE {
-            let (lane, ()) = lanes.next().unwrap();
+            let (lane, ()) = lanes.take_next().unwrap();
             taken[lane.index()] += 1;
         }
         taken
@@ -197,8 +197,8 @@ mod tests {
             lanes.push(Approval, "approval");
         }
         lanes.push(Backing, "backing");
-        assert_eq!(lanes.next(), Some((Approval, "approval")));
-        assert_eq!(lanes.next(), Some((Backing, "backing")));
+        assert_eq!(lanes.take_next(), Some((Approval, "approval")));
+        assert_eq!(lanes.take_next(), Some((Backing, "backing")));
     }
 
     #[test]
@@ -218,7 +218,7 @@ mod tests {
         for _ in 0..3 {
             let mut taken = [0; 4];
             for _ in 0..SCHEDULING_WINDOW_SIZE {
-                taken[lanes.next().unwrap().0.index()] += 1;
+                taken[lanes.take_next().unwrap().0.index()] += 1;
             }
             assert_eq!(taken, [8, 3, 1, 0]);
         }
@@ -233,7 +233,7 @@ mod tests {
         assert_eq!(lanes.take_from(Backing, |j| *j == 2), Some(2));
         assert_eq!(lanes.drain_where(|lane, _| lane == Backing), vec![1]);
         assert_eq!(lanes.len(), 1);
-        assert_eq!(lanes.next(), Some((Approval, 3)));
+        assert_eq!(lanes.take_next(), Some((Approval, 3)));
         assert!(lanes.is_empty());
     }
 }

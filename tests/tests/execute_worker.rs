@@ -1,0 +1,228 @@
+//! The execute worker process, driven by hand through its socket (the execute queue that will
+//! drive it in the host is not built yet): warm module cache, checksum, PoV bomb, timeout,
+//! with the full sandbox applied.
+
+use parity_scale_codec::Decode;
+use pvf_common::{
+    ExecutorParams, PrepareJobKind,
+    execute::{
+        ARTIFACT_FILE_NAME, BlockData, ExecuteHandshake, ExecuteRequest, HeadData, JobResponse,
+        PersistedValidationData, PoV, ValidationParams, WorkerResponse,
+    },
+    framing,
+    prepare::ArtifactChecksum,
+};
+use pvf_host::spawn::{IdleWorker, WorkerHandle, WorkerSpawnConfig, spawn_execute_worker};
+use std::{path::Path, time::Duration};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_test-worker");
+
+async fn sandboxed_execute_worker(cache: &Path) -> (IdleWorker, WorkerHandle) {
+    let report = pvf_host::security::probe_features(Path::new(WORKER), &[], cache);
+    let security_status =
+        pvf_host::security::decide(&report, true).expect("the full sandbox is available");
+    let config = WorkerSpawnConfig {
+        program: WORKER.into(),
+        args_prefix: Vec::new(),
+        cache_path: cache.into(),
+        spawn_timeout: Duration::from_secs(5),
+        node_version: None,
+        security_status,
+    };
+    spawn_execute_worker(
+        &config,
+        &ExecuteHandshake {
+            executor_params: ExecutorParams::new(),
+        },
+    )
+    .await
+    .expect("execute worker spawns")
+}
+
+fn compile(code: Vec<u8>) -> Vec<u8> {
+    let pvf = pvf_tests::pvf(code, PrepareJobKind::Compilation, Duration::from_secs(60));
+    pvf_worker::prepare::compile(&pvf).expect("compiles").0
+}
+
+fn request(
+    params: &ValidationParams,
+    pov: Vec<u8>,
+    checksum: ArtifactChecksum,
+    timeout: Duration,
+) -> ExecuteRequest {
+    ExecuteRequest {
+        pvd: PersistedValidationData {
+            parent_head: params.parent_head.clone(),
+            relay_parent_number: params.relay_parent_number,
+            relay_parent_storage_root: params.relay_parent_storage_root,
+            max_pov_size: 5 * 1024 * 1024,
+        },
+        pov: PoV {
+            block_data: BlockData(pov),
+        },
+        execution_timeout: timeout,
+        artifact_checksum: checksum,
+    }
+}
+
+async fn execute(
+    worker: &mut IdleWorker,
+    artifact: Option<&[u8]>,
+    request: &ExecuteRequest,
+) -> WorkerResponse {
+    let link = worker.worker_dir.path().join(ARTIFACT_FILE_NAME);
+    let _ = std::fs::remove_file(&link);
+    if let Some(bytes) = artifact {
+        std::fs::write(&link, bytes).unwrap();
+    }
+    framing::send(&mut worker.stream, request).await.unwrap();
+    let response = framing::recv(&mut worker.stream, framing::MAX_REPLY_FRAME_LEN)
+        .await
+        .unwrap();
+    let _ = std::fs::remove_file(&link);
+    response
+}
+
+fn adder_case(corpus: &Path) -> (ValidationParams, Vec<u8>) {
+    let vectors: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(corpus.join("vectors/adder-vectors.json")).unwrap())
+            .unwrap();
+    let vector = &vectors["vectors"][0];
+    let params = hex::decode(vector["validation_params_scale_hex"].as_str().unwrap()).unwrap();
+    let expected = hex::decode(
+        vector["expected_validation_result_scale_hex"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    (
+        ValidationParams::decode(&mut &params[..]).unwrap(),
+        expected,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sandboxed_execute_worker_validates_keeps_the_module_warm_and_checks_checksums() {
+    let Some(corpus) = pvf_tests::corpus_dir_or_skip("execute worker") else {
+        return;
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let (mut worker, _handle) = sandboxed_execute_worker(cache.path()).await;
+    let artifact =
+        compile(std::fs::read(corpus.join("pvf/test-parachain-adder.gossamer.wasm")).unwrap());
+    let checksum = ArtifactChecksum::of(&artifact);
+    let (params, expected) = adder_case(&corpus);
+    let good = request(
+        &params,
+        params.block_data.0.clone(),
+        checksum,
+        Duration::from_secs(5),
+    );
+
+    let expect_ok = |response: WorkerResponse| match response {
+        WorkerResponse::Job {
+            job_response: JobResponse::Ok { result_descriptor },
+            ..
+        } => {
+            assert_eq!(
+                parity_scale_codec::Encode::encode(&result_descriptor),
+                expected
+            )
+        }
+        other => panic!("expected a valid result, got {other:?}"),
+    };
+    expect_ok(execute(&mut worker, Some(&artifact), &good).await);
+    // Same checksum: the worker answers from its warm module even without the file.
+    expect_ok(execute(&mut worker, None, &good).await);
+
+    // Another checksum with damaged bytes: the worker reloads and refuses them.
+    let mut damaged = artifact.clone();
+    let middle = damaged.len() / 2;
+    damaged[middle] ^= 0xff;
+    let corrupted = request(
+        &params,
+        params.block_data.0.clone(),
+        ArtifactChecksum([7; 32]),
+        Duration::from_secs(5),
+    );
+    let response = execute(&mut worker, Some(&damaged), &corrupted).await;
+    assert!(
+        matches!(
+            response,
+            WorkerResponse::Job {
+                job_response: JobResponse::CorruptedArtifact,
+                ..
+            }
+        ),
+        "{response:?}"
+    );
+
+    // A PoV bomb is refused before any job runs.
+    let limit = pvf_common::execute::POV_BOMB_LIMIT;
+    let bomb = pvf_common::blob::compress(&vec![0u8; limit as usize + 1], limit + 1).unwrap();
+    let response = execute(
+        &mut worker,
+        Some(&artifact),
+        &request(&params, bomb, checksum, Duration::from_secs(5)),
+    )
+    .await;
+    assert!(
+        matches!(
+            response,
+            WorkerResponse::Job {
+                job_response: JobResponse::PoVDecompressionFailure,
+                ..
+            }
+        ),
+        "{response:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_endless_loop_times_out_and_a_stubbed_call_is_invalid() {
+    let cache = tempfile::tempdir().unwrap();
+    let (mut worker, _handle) = sandboxed_execute_worker(cache.path()).await;
+    let params = ValidationParams {
+        parent_head: HeadData(Vec::new()),
+        block_data: BlockData(Vec::new()),
+        relay_parent_number: 1,
+        relay_parent_storage_root: [0; 32],
+    };
+    let looping = compile(pvf_tests::test_pvf("endless-loop.wat"));
+    let started = std::time::Instant::now();
+    let timeout = Duration::from_millis(500);
+    let response = execute(
+        &mut worker,
+        Some(&looping),
+        &request(&params, vec![], ArtifactChecksum::of(&looping), timeout),
+    )
+    .await;
+    assert_eq!(response, WorkerResponse::JobTimedOut);
+    assert!(
+        started.elapsed() >= timeout && started.elapsed() < timeout * 4,
+        "{:?}",
+        started.elapsed()
+    );
+
+    let stubbed = compile(pvf_tests::test_pvf("calls-stubbed-import.wat"));
+    let response = execute(
+        &mut worker,
+        Some(&stubbed),
+        &request(
+            &params,
+            vec![],
+            ArtifactChecksum::of(&stubbed),
+            Duration::from_secs(5),
+        ),
+    )
+    .await;
+    match response {
+        WorkerResponse::Job {
+            job_response: JobResponse::InvalidCandidate(msg),
+            ..
+        } => {
+            assert!(msg.contains("ext_storage_get_version_1"), "{msg}")
+        }
+        other => panic!("expected an invalid candidate, got {other:?}"),
+    }
+}

@@ -1,0 +1,169 @@
+//! Executing `validate_block` on a prepared artifact, with the reference's error classes.
+//!
+//! The order of steps and which failure lands in which class follow `sc-executor-wasmtime` as
+//! the reference drives it: a failure to deserialise, link or instantiate is
+//! `RuntimeConstruction` (possibly local: the host re-prepares and retries); everything after —
+//! a missing `memory` or `__heap_base` export, a missing or mistyped `validate_block`, a trap, a
+//! result out of bounds or one that does not decode — is `InvalidCandidate`.
+//!
+//! This module runs in-process; the execute worker calls it inside a job process, on a thread
+//! whose stack holds `StackNativeMax`.
+
+use crate::host_functions::{self, HostState};
+use parity_scale_codec::{Decode, Encode};
+use pvf_common::{
+    engine::Semantics,
+    execute::{JobResponse, ValidationParams, ValidationResult},
+    framing::truncate_message,
+    prepare::ArtifactChecksum,
+};
+use wasmtime::{Engine, Linker, Module};
+
+/// Extra stack for the execution thread on top of `StackNativeMax`: room for the host-side
+/// frames around the wasm code (wasmtime runs guest code on the caller's stack).
+pub const EXECUTE_THREAD_STACK_SLACK: usize = 2 * 1024 * 1024;
+
+/// Why an artifact could not be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LoadError {
+    /// The bytes do not match the checksum the host recorded: the file was damaged.
+    #[error("artifact corrupted: checksum mismatch")]
+    Corrupted,
+    /// wasmtime refused the bytes.
+    #[error("cannot deserialize the artifact: {0}")]
+    Deserialize(String),
+}
+
+/// A deserialised artifact, kept across jobs so that a warm worker pays nothing per job.
+pub struct LoadedArtifact {
+    /// The checksum the bytes had when loaded.
+    pub checksum: ArtifactChecksum,
+    /// The compiled module.
+    pub module: Module,
+}
+
+/// Checks `bytes` against `expected` and deserialises them with `engine`.
+pub fn load_artifact(
+    engine: &Engine,
+    bytes: &[u8],
+    expected: ArtifactChecksum,
+) -> Result<LoadedArtifact, LoadError> {
+    if ArtifactChecksum::of(bytes) != expected {
+        return Err(LoadError::Corrupted);
+    }
+    // SAFETY: the bytes match the checksum the prepare worker computed over what
+    // `engine::precompile` produced, with the same engine configuration (the worker's engine
+    // is built from the same executor parameters).
+    let module = unsafe { Module::deserialize(engine, bytes) }
+        .map_err(|e| LoadError::Deserialize(format!("{e:#}")))?;
+    Ok(LoadedArtifact {
+        checksum: expected,
+        module,
+    })
+}
+
+/// Runs `validate_block(params)` once on a fresh instance of `module`.
+pub fn validate_block(
+    engine: &Engine,
+    module: &Module,
+    semantics: &Semantics,
+    params: &ValidationParams,
+    logging: bool,
+) -> JobResponse {
+    let invalid = |msg: String| JobResponse::InvalidCandidate(truncate_message(msg));
+    let construction = |msg: String| JobResponse::RuntimeConstruction(truncate_message(msg));
+
+    let mut linker = Linker::new(engine);
+    if let Err(e) = host_functions::link(&mut linker, module) {
+        return construction(e);
+    }
+    let instance_pre = match linker.instantiate_pre(module) {
+        Ok(pre) => pre,
+        Err(e) => return construction(format!("cannot instantiate: {e:#}")),
+    };
+    let state = HostState::new(Some(semantics.max_memory_pages)).with_logging(logging);
+    let mut store = host_functions::new_store(engine, state);
+    let instance = match instance_pre.instantiate(&mut store) {
+        Ok(instance) => instance,
+        Err(e) => {
+            return construction(format!(
+                "failed to instantiate a new WASM module instance: {e:#}"
+            ));
+        }
+    };
+    if let Err(e) = host_functions::attach(&mut store, &instance) {
+        return invalid(e);
+    }
+    let entrypoint = match instance.get_export(&mut store, "validate_block") {
+        None => return invalid("Exported method validate_block is not found".into()),
+        Some(export) => match export.into_func() {
+            None => return invalid("Export validate_block is not a function".into()),
+            Some(func) => match func.typed::<(u32, u32), u64>(&store) {
+                Ok(typed) => typed,
+                Err(_) => {
+                    return invalid(
+                        "Exported function 'validate_block' has invalid signature.".into(),
+                    );
+                }
+            },
+        },
+    };
+    let encoded = params.encode();
+    let ptr = match host_functions::allocate_and_write(&mut store, &encoded) {
+        Ok(ptr) => ptr,
+        Err(e) => return invalid(format!("cannot place the parameters: {e}")),
+    };
+    let packed = match entrypoint.call(&mut store, (ptr, encoded.len() as u32)) {
+        Ok(packed) => packed,
+        Err(e) => {
+            // The panic text first: the backtrace after it may be cut.
+            let panic = store
+                .data_mut()
+                .last_error_log
+                .take()
+                .map(|m| format!("runtime error log: {m}; "))
+                .unwrap_or_default();
+            return invalid(format!("{panic}Execution aborted due to trap: {e:#}"));
+        }
+    };
+    let (out_ptr, out_len) = (packed as u32, (packed >> 32) as u32);
+    let memory = match store.data().memory() {
+        Ok(memory) => memory,
+        Err(e) => return invalid(e),
+    };
+    let data = memory.data(&store);
+    let Some(output) = (out_ptr as usize)
+        .checked_add(out_len as usize)
+        .and_then(|end| data.get(out_ptr as usize..end))
+    else {
+        return invalid("Output exceeds bounds of wasm memory".into());
+    };
+    match ValidationResult::decode(&mut &output[..]) {
+        Ok(result_descriptor) => JobResponse::Ok { result_descriptor },
+        Err(e) => invalid(format!("validation result decoding failed: {e}")),
+    }
+}
+
+/// [`validate_block`] on a thread with `StackNativeMax` + slack of stack, as the job runs it:
+/// wasmtime does not check that the native stack limit it enforces really exists.
+pub fn validate_block_on_big_stack(
+    engine: &Engine,
+    module: &Module,
+    semantics: &Semantics,
+    params: &ValidationParams,
+    logging: bool,
+) -> Result<JobResponse, String> {
+    let stack_size = semantics.native_stack_max as usize + EXECUTE_THREAD_STACK_SLACK;
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("execute".into())
+            .stack_size(stack_size)
+            .spawn_scoped(scope, || {
+                validate_block(engine, module, semantics, params, logging)
+            })
+            .map_err(|e| format!("cannot spawn the execute thread: {e}"))?;
+        handle
+            .join()
+            .map_err(|_| "the execute thread panicked".to_string())
+    })
+}
