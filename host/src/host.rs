@@ -3,17 +3,24 @@
 //! Every request for a PVF finds its artifact in one of three states. Preparing: the caller
 //! joins the waiters, so one compilation serves everyone. Prepared: answered at once.
 //! FailedToProcess: pre-checks get the stored error; preparation for execution retries a
-//! non-deterministic failure after the cooldown, a few times.
+//! non-deterministic failure after the cooldown, a few times. Executions wait for their
+//! artifact in `awaiting_prepare` and then go to the execute queue.
 
 use crate::{
     artifacts::{
         ArtifactId, ArtifactState, Artifacts, ArtifactsCleanupConfig, RetryPolicy, Waiters,
     },
+    execute::{
+        lanes::ExecPriority,
+        queue::{ArtifactNeedsPreparation, EnqueueExecution, ExecuteJob, ExecuteResult},
+    },
     metrics,
     prepare::queue::{Enqueue, PrepareConcluded, Priority},
 };
 use actix::prelude::*;
+use pvf_common::execute::{PersistedValidationData, PoV, ValidationError};
 use pvf_common::{LOG_TARGET, PrecheckResult, PrepareResult, PvfPrepData, prepare::PrepareSuccess};
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 
@@ -47,10 +54,37 @@ pub struct HeadsUp {
     pub active_pvfs: Vec<PvfPrepData>,
 }
 
+/// Execute a candidate: prepare the PVF first if needed (Critical for approvals and disputes,
+/// Normal for backing), then run it in the execute queue.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ExecutePvf {
+    /// The PVF, normally with `PrepareJobKind::Compilation` and the lenient timeout.
+    pub pvf: PvfPrepData,
+    /// The execution's CPU-time limit.
+    pub exec_timeout: Duration,
+    /// The candidate's validation data.
+    pub pvd: PersistedValidationData,
+    /// The candidate's PoV.
+    pub pov: PoV,
+    /// The execution lane.
+    pub priority: ExecPriority,
+    /// Where the answer goes.
+    pub result_tx: oneshot::Sender<ExecuteResult>,
+}
+
+/// An execution waiting for its artifact to be prepared.
+struct PendingExecution {
+    request: ExecutePvf,
+    reprepared: bool,
+}
+
 /// The host actor.
 pub struct HostActor {
     artifacts: Artifacts,
     queue: Recipient<Enqueue>,
+    execute_queue: Option<Recipient<EnqueueExecution>>,
+    awaiting_prepare: HashMap<ArtifactId, Vec<PendingExecution>>,
     retry: RetryPolicy,
     cleanup: ArtifactsCleanupConfig,
     cleanup_pulse_interval: Duration,
@@ -67,10 +101,136 @@ impl HostActor {
         Self {
             artifacts: Artifacts::default(),
             queue,
+            execute_queue: None,
+            awaiting_prepare: HashMap::new(),
             retry,
             cleanup,
             cleanup_pulse_interval,
         }
+    }
+
+    /// Connects the execute queue (created after the host, which it reports back to).
+    pub fn with_execute_queue(mut self, execute_queue: Recipient<EnqueueExecution>) -> Self {
+        self.execute_queue = Some(execute_queue);
+        self
+    }
+
+    fn send_to_execute_queue(
+        &self,
+        pending: PendingExecution,
+        path: std::path::PathBuf,
+        checksum: pvf_common::prepare::ArtifactChecksum,
+    ) {
+        let request = pending.request;
+        let job = ExecuteJob {
+            artifact_id: ArtifactId::from_pvf(&request.pvf),
+            artifact_path: path,
+            artifact_checksum: checksum,
+            pvf: request.pvf,
+            exec_timeout: request.exec_timeout,
+            pvd: request.pvd,
+            pov: request.pov,
+            priority: request.priority,
+            result_tx: request.result_tx,
+            waiting_since: std::time::Instant::now(),
+            reprepared: pending.reprepared,
+        };
+        match &self.execute_queue {
+            Some(queue) => queue.do_send(EnqueueExecution(job)),
+            None => {
+                let _ = job.result_tx.send(Err(ValidationError::Internal(
+                    pvf_common::execute::InternalValidationError::HostCommunication(
+                        "no execute queue".into(),
+                    ),
+                )));
+            }
+        }
+    }
+
+    fn handle_execute(&mut self, pending: PendingExecution) {
+        let pvf = pending.request.pvf.clone();
+        let id = ArtifactId::from_pvf(&pvf);
+        let priority = match pending.request.priority {
+            ExecPriority::Dispute | ExecPriority::Approval => Priority::Critical,
+            ExecPriority::BackingSystemParas | ExecPriority::Backing => Priority::Normal,
+        };
+        match self.artifacts.artifact_state_mut(&id) {
+            Some(ArtifactState::Prepared {
+                path,
+                checksum,
+                last_time_needed,
+                ..
+            }) if path.exists() => {
+                *last_time_needed = SystemTime::now();
+                let (path, checksum) = (path.clone(), *checksum);
+                self.send_to_execute_queue(pending, path, checksum);
+                return;
+            }
+            Some(ArtifactState::Prepared { path, .. }) => {
+                tracing::warn!(target: LOG_TARGET, ?path, "prepared artifact vanished; preparing again");
+                self.enqueue(id, priority, pvf, Waiters::default(), 0);
+            }
+            Some(ArtifactState::Preparing { .. }) => {
+                if priority == Priority::Critical {
+                    self.queue.do_send(Enqueue { priority, pvf });
+                }
+            }
+            Some(ArtifactState::FailedToProcess {
+                last_time_failed,
+                num_failures,
+                error,
+            }) => {
+                if self
+                    .retry
+                    .can_retry(*last_time_failed, *num_failures, error)
+                {
+                    let num_failures = *num_failures;
+                    self.enqueue(id, priority, pvf, Waiters::default(), num_failures);
+                } else {
+                    let _ = pending
+                        .request
+                        .result_tx
+                        .send(Err(ValidationError::from(error.clone())));
+                    return;
+                }
+            }
+            None => self.enqueue(id, priority, pvf, Waiters::default(), 0),
+        }
+        self.awaiting_prepare.entry(id).or_default().push(pending);
+    }
+
+    /// The execute queue found the artifact bad or gone: forget it, delete the file if asked,
+    /// prepare it again and run the job once more.
+    fn handle_needs_preparation(&mut self, msg: ArtifactNeedsPreparation, ctx: &mut Context<Self>) {
+        let job = msg.job;
+        if let Some(ArtifactState::Prepared { path, .. }) =
+            self.artifacts.artifact_state_mut(&job.artifact_id)
+            && *path == job.artifact_path
+        {
+            self.artifacts.remove(&job.artifact_id);
+            if msg.remove_file {
+                let path = job.artifact_path.clone();
+                ctx.spawn(
+                    async move {
+                        let _ = tokio::fs::remove_file(path).await;
+                    }
+                    .into_actor(self),
+                );
+            }
+            self.report_cache_usage();
+        }
+        let request = ExecutePvf {
+            pvf: job.pvf,
+            exec_timeout: job.exec_timeout,
+            pvd: job.pvd,
+            pov: job.pov,
+            priority: job.priority,
+            result_tx: job.result_tx,
+        };
+        self.handle_execute(PendingExecution {
+            request,
+            reprepared: true,
+        });
     }
 
     fn enqueue(
@@ -219,6 +379,26 @@ impl HostActor {
         };
         let (waiters, num_failures) = (std::mem::take(waiters), *num_failures);
         waiters.answer(&result);
+        for pending in self
+            .awaiting_prepare
+            .remove(&artifact_id)
+            .unwrap_or_default()
+        {
+            match &result {
+                Ok(success) => {
+                    self.send_to_execute_queue(pending, success.path.clone(), success.checksum)
+                }
+                Err(error) => {
+                    let _ = pending
+                        .request
+                        .result_tx
+                        .send(Err(ValidationError::from(error.clone())));
+                }
+            }
+        }
+        let Some(state) = self.artifacts.artifact_state_mut(&artifact_id) else {
+            return;
+        };
         *state = match result {
             Ok(success) => ArtifactState::Prepared {
                 path: success.path,
@@ -301,5 +481,24 @@ impl Handler<PrepareConcluded> for HostActor {
 
     fn handle(&mut self, msg: PrepareConcluded, _: &mut Self::Context) {
         self.handle_concluded(msg.artifact_id, msg.result);
+    }
+}
+
+impl Handler<ExecutePvf> for HostActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ExecutePvf, _: &mut Self::Context) {
+        self.handle_execute(PendingExecution {
+            request: msg,
+            reprepared: false,
+        });
+    }
+}
+
+impl Handler<ArtifactNeedsPreparation> for HostActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: ArtifactNeedsPreparation, ctx: &mut Self::Context) {
+        self.handle_needs_preparation(msg, ctx);
     }
 }

@@ -61,6 +61,8 @@ pub struct Config {
     pub prepare_workers_soft_max_num: usize,
     /// Workers Critical work may grow to (default 2).
     pub prepare_workers_hard_max_num: usize,
+    /// Execute workers at most (default 4).
+    pub execute_workers_max_num: usize,
     /// Cache size bounds.
     pub artifacts_cleanup: ArtifactsCleanupConfig,
     /// How often the cache is pruned (default 1 h).
@@ -85,6 +87,7 @@ impl Config {
             prepare_worker_spawn_timeout: Duration::from_secs(3),
             prepare_workers_soft_max_num: 1,
             prepare_workers_hard_max_num: 2,
+            execute_workers_max_num: 4,
             artifacts_cleanup: ArtifactsCleanupConfig::default(),
             cleanup_pulse_interval: Duration::from_secs(3600),
             retry: RetryPolicy::default(),
@@ -199,6 +202,30 @@ impl ValidationHost {
             })
             .await
             .map_err(|_| HostGone)?;
+        rx.await.map_err(|_| HostGone)
+    }
+
+    /// Validates a candidate: prepares the PVF if needed (coalesced with every other request
+    /// for it), then runs `validate_block` in an execute worker. Execution is in progress: the
+    /// active-leaves pruning and metrics of the execute queue are not built yet.
+    pub async fn execute_pvf(
+        &self,
+        pvf: PvfPrepData,
+        exec_timeout: Duration,
+        pvd: pvf_common::execute::PersistedValidationData,
+        pov: pvf_common::execute::PoV,
+        priority: execute::lanes::ExecPriority,
+    ) -> Result<execute::queue::ExecuteResult, HostGone> {
+        let (result_tx, rx) = oneshot::channel();
+        let msg = host::ExecutePvf {
+            pvf,
+            exec_timeout,
+            pvd,
+            pov,
+            priority,
+            result_tx,
+        };
+        self.host.send(msg).await.map_err(|_| HostGone)?;
         rx.await.map_err(|_| HostGone)
     }
 
@@ -319,6 +346,14 @@ fn start_actors(
     });
     let queue_ctx = Context::<Queue>::new();
     let host_ctx = Context::<host::HostActor>::new();
+    let execute_queue = execute::queue::ExecuteQueue::new(
+        config.execute_workers_max_num.max(1),
+        Box::new(execute::queue::ExecuteProcessSpawner {
+            config: spawn_config.clone(),
+        }),
+        host_ctx.address().recipient(),
+    )
+    .start();
     let pool = Pool::new(
         Box::new(ProcessSpawner {
             config: spawn_config,
@@ -337,10 +372,13 @@ fn start_actors(
         config.cache_path,
         limits,
     ));
-    host_ctx.run(host::HostActor::new(
-        queue.recipient(),
-        config.retry,
-        config.artifacts_cleanup,
-        config.cleanup_pulse_interval,
-    ))
+    host_ctx.run(
+        host::HostActor::new(
+            queue.recipient(),
+            config.retry,
+            config.artifacts_cleanup,
+            config.cleanup_pulse_interval,
+        )
+        .with_execute_queue(execute_queue.recipient()),
+    )
 }

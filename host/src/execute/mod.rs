@@ -1,4 +1,6 @@
-//! Execution (in progress): the execute queue's lane policy. The queue actor, per-worker
-//! execute actors and `ValidationHost::execute_pvf` build on it.
+//! Execution (in progress): the lane policy, the per-job execute state machine, and the
+//! execute queue actor that owns the execute workers.
 
 pub mod lanes;
+pub mod queue;
+pub mod worker;

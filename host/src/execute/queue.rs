@@ -1,0 +1,360 @@
+//! The execute queue actor: four lanes with a fairness window, and the execute workers it owns.
+//!
+//! An execute worker is bound for life to the executor parameters of its handshake. A job
+//! goes to an idle worker with matching parameters; a worker that just finished first looks
+//! for a job with its own parameters (unless the eldest job has waited past
+//! [`MAX_KEEP_WAITING`]); at capacity an idle worker with other parameters is killed to make
+//! room; a new worker is spawned *for* a job, never idle, so no other job can take it.
+
+use crate::{
+    artifacts::ArtifactId,
+    execute::{
+        lanes::{ExecPriority, Lanes},
+        worker::{ArtifactVerdict, ExecOutcome, RunExecuteJob},
+    },
+    prepare::{
+        pool::Worker,
+        worker::{Retire, WorkerActor, WorkerDied},
+    },
+    spawn::{IdleWorker, WorkerSpawnConfig, spawn_execute_worker},
+};
+use actix::prelude::*;
+use futures::future::LocalBoxFuture;
+use pvf_common::{
+    ExecutorParams, LOG_TARGET,
+    execute::{
+        ExecuteHandshake, ExecuteRequest, PersistedValidationData, PoV, ValidationError,
+        ValidationResult,
+    },
+    executor_params::ExecutorParamsHash,
+    prepare::ArtifactChecksum,
+};
+use slotmap::SlotMap;
+use std::{
+    path::PathBuf,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::sync::oneshot;
+
+/// After this long in the queue, the eldest job may force a respawn with its parameters
+/// rather than wait for a matching worker.
+pub const MAX_KEEP_WAITING: Duration = Duration::from_secs(4);
+
+/// The answer a caller of `execute_pvf` gets.
+pub type ExecuteResult = Result<ValidationResult, ValidationError>;
+
+/// One candidate to execute.
+pub struct ExecuteJob {
+    /// The artifact.
+    pub artifact_id: ArtifactId,
+    /// Its file.
+    pub artifact_path: PathBuf,
+    /// Its checksum.
+    pub artifact_checksum: ArtifactChecksum,
+    /// The PVF (for its executor parameters, and to prepare it again if needed).
+    pub pvf: pvf_common::PvfPrepData,
+    /// The CPU-time limit.
+    pub exec_timeout: Duration,
+    /// The candidate's validation data.
+    pub pvd: PersistedValidationData,
+    /// The candidate's PoV.
+    pub pov: PoV,
+    /// The lane.
+    pub priority: ExecPriority,
+    /// Where the answer goes.
+    pub result_tx: oneshot::Sender<ExecuteResult>,
+    /// When the job entered the queue.
+    pub waiting_since: Instant,
+    /// Whether the artifact was already prepared again once for this job.
+    pub reprepared: bool,
+}
+
+impl ExecuteJob {
+    fn params_hash(&self) -> ExecutorParamsHash {
+        self.pvf.executor_params().hash()
+    }
+}
+
+/// Queue a job. No reply: the job's `result_tx` gets the answer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct EnqueueExecution(pub ExecuteJob);
+
+/// Sent to the host when a job's artifact must be prepared again (it failed to instantiate,
+/// is corrupted, or vanished). The host removes it, prepares it, and enqueues the job again.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ArtifactNeedsPreparation {
+    /// The job, not yet answered.
+    pub job: ExecuteJob,
+    /// Whether the file should be deleted (it exists but is bad).
+    pub remove_file: bool,
+}
+
+/// An execute worker as the spawner delivers it.
+pub struct SpawnedExecuteWorker {
+    /// The idle token.
+    pub idle: IdleWorker,
+    /// Runs executions on this worker.
+    pub runner: Recipient<RunExecuteJob>,
+    /// Kills this worker.
+    pub retire: Recipient<Retire>,
+}
+
+/// Starts execute workers; tests plug in fakes.
+pub trait SpawnExecuteWorker: 'static {
+    /// Starts a worker bound to `params`, reporting its death to `on_death`.
+    fn spawn(
+        &self,
+        worker: Worker,
+        params: Arc<ExecutorParams>,
+        on_death: Recipient<WorkerDied>,
+    ) -> LocalBoxFuture<'static, Result<SpawnedExecuteWorker, String>>;
+}
+
+/// Spawns real execute worker processes.
+pub struct ExecuteProcessSpawner {
+    /// How to start them.
+    pub config: Arc<WorkerSpawnConfig>,
+}
+
+impl SpawnExecuteWorker for ExecuteProcessSpawner {
+    fn spawn(
+        &self,
+        worker: Worker,
+        params: Arc<ExecutorParams>,
+        on_death: Recipient<WorkerDied>,
+    ) -> LocalBoxFuture<'static, Result<SpawnedExecuteWorker, String>> {
+        let config = self.config.clone();
+        Box::pin(async move {
+            let handshake = ExecuteHandshake {
+                executor_params: (*params).clone(),
+            };
+            let (idle, handle) = spawn_execute_worker(&config, &handshake)
+                .await
+                .map_err(|e| e.to_string())?;
+            let addr = WorkerActor::new(worker, handle, on_death).start();
+            Ok(SpawnedExecuteWorker {
+                idle,
+                runner: addr.clone().recipient(),
+                retire: addr.recipient(),
+            })
+        })
+    }
+}
+
+struct ExecWorker {
+    idle: Option<IdleWorker>,
+    runner: Option<Recipient<RunExecuteJob>>,
+    retire: Option<Recipient<Retire>>,
+    params_hash: ExecutorParamsHash,
+}
+
+/// The execute queue actor.
+pub struct ExecuteQueue {
+    lanes: Lanes<ExecuteJob>,
+    workers: SlotMap<Worker, ExecWorker>,
+    capacity: usize,
+    spawner: Box<dyn SpawnExecuteWorker>,
+    host: Recipient<ArtifactNeedsPreparation>,
+}
+
+impl ExecuteQueue {
+    /// A queue with at most `capacity` execute workers.
+    pub fn new(
+        capacity: usize,
+        spawner: Box<dyn SpawnExecuteWorker>,
+        host: Recipient<ArtifactNeedsPreparation>,
+    ) -> Self {
+        Self {
+            lanes: Lanes::default(),
+            workers: SlotMap::with_key(),
+            capacity,
+            spawner,
+            host,
+        }
+    }
+
+    fn idle_with(&self, hash: ExecutorParamsHash) -> Option<Worker> {
+        self.workers
+            .iter()
+            .find(|(_, w)| w.idle.is_some() && w.params_hash == hash)
+            .map(|(k, _)| k)
+    }
+
+    fn retire(&mut self, worker: Worker) {
+        if let Some(entry) = self.workers.remove(worker)
+            && let Some(retire) = entry.retire
+        {
+            let _ = retire.try_send(Retire);
+        }
+    }
+
+    /// Assigns waiting jobs to workers until nothing more can start.
+    fn schedule(&mut self, mut finished: Option<Worker>, ctx: &mut Context<Self>) {
+        while let Some(lane) = self.lanes.select_lane() {
+            let Some(eldest) = self.lanes.front(lane) else {
+                return;
+            };
+            let eldest_hash = eldest.params_hash();
+            let eldest_waited = eldest.waiting_since.elapsed();
+            // A worker that just finished keeps its parameters busy if it can.
+            if let Some(worker) = finished
+                .take()
+                .filter(|w| self.workers.get(*w).is_some_and(|e| e.idle.is_some()))
+                && eldest_waited < MAX_KEEP_WAITING
+            {
+                let hash = self.workers[worker].params_hash;
+                if let Some(job) = self.lanes.take_from(lane, |j| j.params_hash() == hash) {
+                    self.start(worker, job, ctx);
+                    continue;
+                }
+            }
+            if let Some(worker) = self.idle_with(eldest_hash) {
+                let job = self
+                    .lanes
+                    .take_from(lane, |_| true)
+                    .expect("the lane has its eldest job; qed");
+                self.start(worker, job, ctx);
+                continue;
+            }
+            if self.workers.len() >= self.capacity {
+                let Some(other) = self
+                    .workers
+                    .iter()
+                    .find(|(_, w)| w.idle.is_some())
+                    .map(|(k, _)| k)
+                else {
+                    return;
+                };
+                self.retire(other);
+            }
+            let job = self
+                .lanes
+                .take_from(lane, |_| true)
+                .expect("the lane has its eldest job; qed");
+            self.spawn_for(job, ctx);
+        }
+    }
+
+    /// Spawns a worker dedicated to `job`.
+    fn spawn_for(&mut self, job: ExecuteJob, ctx: &mut Context<Self>) {
+        let worker = self.workers.insert(ExecWorker {
+            idle: None,
+            runner: None,
+            retire: None,
+            params_hash: job.params_hash(),
+        });
+        let fut = self.spawner.spawn(
+            worker,
+            job.pvf.executor_params().clone(),
+            ctx.address().recipient(),
+        );
+        ctx.spawn(fut.into_actor(self).map(move |spawned, queue, ctx| match spawned {
+            Ok(spawned) => {
+                let Some(entry) = queue.workers.get_mut(worker) else {
+                    let _ = spawned.retire.try_send(Retire);
+                    return;
+                };
+                entry.idle = Some(spawned.idle);
+                entry.runner = Some(spawned.runner);
+                entry.retire = Some(spawned.retire);
+                queue.start(worker, job, ctx);
+            }
+            Err(e) => {
+                tracing::error!(target: LOG_TARGET, "cannot spawn an execute worker, retrying: {e}");
+                queue.workers.remove(worker);
+                ctx.run_later(Duration::from_millis(500), move |queue, ctx| {
+                    queue.lanes.push(job.priority, job);
+                    queue.schedule(None, ctx);
+                });
+            }
+        }));
+    }
+
+    fn start(&mut self, worker: Worker, job: ExecuteJob, ctx: &mut Context<Self>) {
+        let entry = &mut self.workers[worker];
+        let (Some(idle), Some(runner)) = (entry.idle.take(), entry.runner.clone()) else {
+            tracing::error!(target: LOG_TARGET, "host bug: starting an execution on a busy worker");
+            self.lanes.push(job.priority, job);
+            return;
+        };
+        let request = ExecuteRequest {
+            pvd: job.pvd.clone(),
+            pov: job.pov.clone(),
+            execution_timeout: job.exec_timeout,
+            artifact_checksum: job.artifact_checksum,
+        };
+        let run = runner.send(RunExecuteJob {
+            idle,
+            artifact_path: job.artifact_path.clone(),
+            request,
+        });
+        ctx.spawn(run.into_actor(self).map(move |outcome, queue, ctx| {
+            queue.conclude(worker, job, outcome);
+            queue.schedule(Some(worker), ctx);
+        }));
+    }
+
+    fn conclude(
+        &mut self,
+        worker: Worker,
+        job: ExecuteJob,
+        outcome: Result<ExecOutcome, MailboxError>,
+    ) {
+        let outcome = outcome.unwrap_or_else(|_| ExecOutcome {
+            worker: None,
+            result: Err(ValidationError::PossiblyInvalid(
+                pvf_common::execute::PossiblyInvalidError::AmbiguousWorkerDeath,
+            )),
+            artifact: ArtifactVerdict::Keep,
+            cpu_time: None,
+        });
+        match (outcome.worker, self.workers.get_mut(worker)) {
+            (Some(idle), Some(entry)) => entry.idle = Some(idle),
+            _ => self.retire(worker),
+        }
+        match outcome.artifact {
+            ArtifactVerdict::Reprepare | ArtifactVerdict::Missing if !job.reprepared => {
+                let remove_file = outcome.artifact == ArtifactVerdict::Reprepare;
+                self.host
+                    .do_send(ArtifactNeedsPreparation { job, remove_file });
+            }
+            _ => {
+                let _ = job.result_tx.send(outcome.result);
+            }
+        }
+    }
+}
+
+impl Actor for ExecuteQueue {
+    type Context = Context<Self>;
+}
+
+impl Handler<EnqueueExecution> for ExecuteQueue {
+    type Result = ();
+
+    fn handle(&mut self, msg: EnqueueExecution, ctx: &mut Self::Context) {
+        let job = msg.0;
+        self.lanes.push(job.priority, job);
+        self.schedule(None, ctx);
+    }
+}
+
+impl Handler<WorkerDied> for ExecuteQueue {
+    type Result = ();
+
+    fn handle(&mut self, msg: WorkerDied, ctx: &mut Self::Context) {
+        // Only an idle worker is removed here; a busy one is handled by its job's outcome.
+        if self
+            .workers
+            .get(msg.worker)
+            .is_some_and(|w| w.idle.is_some())
+        {
+            tracing::warn!(target: LOG_TARGET, "an idle execute worker exited");
+            self.retire(msg.worker);
+            self.schedule(None, ctx);
+        }
+    }
+}

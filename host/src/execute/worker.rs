@@ -1,0 +1,227 @@
+//! One execution on one execute worker: the host side of the execute state machine.
+//!
+//! ```text
+//! RunExecuteJob ─► hard-link the artifact as <worker dir>/artifact ─► send ExecuteRequest
+//!               ─► recv (≤ timeout × 4) ─► check reported CPU time ─► remove the link ─► ExecOutcome
+//! ```
+//!
+//! The per-worker actor is the same [`WorkerActor`] that owns a prepare worker's process; this
+//! file adds the execute message it handles.
+
+use crate::{prepare::worker::WorkerActor, spawn::IdleWorker};
+use actix::prelude::*;
+use pvf_common::{
+    JOB_TIMEOUT_WALL_CLOCK_FACTOR, LOG_TARGET,
+    execute::{
+        ARTIFACT_FILE_NAME, ExecuteRequest, InternalValidationError, InvalidCandidate, JobResponse,
+        PossiblyInvalidError, ValidationError, ValidationResult, WorkerResponse,
+    },
+    framing,
+};
+use std::path::PathBuf;
+
+/// Run one execution on this worker. Replies with the [`ExecOutcome`].
+#[derive(Message)]
+#[rtype(result = "ExecOutcome")]
+pub struct RunExecuteJob {
+    /// The worker's token, moved into the job.
+    pub idle: IdleWorker,
+    /// The artifact file in the cache dir.
+    pub artifact_path: PathBuf,
+    /// What to run.
+    pub request: ExecuteRequest,
+}
+
+/// What the artifact needs after an execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArtifactVerdict {
+    /// Fine (or not the artifact's fault).
+    Keep,
+    /// Could not be instantiated or is corrupted: remove it and prepare again.
+    Reprepare,
+    /// The file is gone: prepare again.
+    Missing,
+}
+
+/// How an execution ended.
+#[derive(Debug)]
+pub struct ExecOutcome {
+    /// The worker's token if the worker is healthy; `None` means kill it.
+    pub worker: Option<IdleWorker>,
+    /// The result for the caller.
+    pub result: Result<ValidationResult, ValidationError>,
+    /// What to do with the artifact.
+    pub artifact: ArtifactVerdict,
+    /// CPU time of the job, when it reported one.
+    pub cpu_time: Option<std::time::Duration>,
+}
+
+impl Handler<RunExecuteJob> for WorkerActor {
+    type Result = ResponseFuture<ExecOutcome>;
+
+    fn handle(&mut self, job: RunExecuteJob, _: &mut Self::Context) -> Self::Result {
+        Box::pin(run_execute_job(job.idle, job.artifact_path, job.request))
+    }
+}
+
+fn outcome(
+    worker: Option<IdleWorker>,
+    result: Result<ValidationResult, ValidationError>,
+) -> ExecOutcome {
+    ExecOutcome {
+        worker,
+        result,
+        artifact: ArtifactVerdict::Keep,
+        cpu_time: None,
+    }
+}
+
+/// The execute state machine for one job on one worker.
+pub async fn run_execute_job(
+    mut worker: IdleWorker,
+    artifact_path: PathBuf,
+    request: ExecuteRequest,
+) -> ExecOutcome {
+    let link = worker.worker_dir.path().join(ARTIFACT_FILE_NAME);
+    let _ = tokio::fs::remove_file(&link).await;
+    if let Err(e) = tokio::fs::hard_link(&artifact_path, &link).await {
+        let mut out = outcome(
+            Some(worker),
+            Err(ValidationError::Internal(
+                InternalValidationError::CouldNotCreateLink(e.to_string()),
+            )),
+        );
+        if e.kind() == std::io::ErrorKind::NotFound {
+            out.artifact = ArtifactVerdict::Missing;
+        }
+        return out;
+    }
+    let reply = exchange(&mut worker, &request).await;
+    let mut out = ExecOutcome {
+        worker: None,
+        result: reply.result,
+        artifact: reply.artifact,
+        cpu_time: reply.cpu_time,
+    };
+    if !reply.keep {
+        // The worker goes; its directory is removed with it.
+        return out;
+    }
+    out.worker = Some(worker);
+    if let Err(e) = tokio::fs::remove_file(&link).await {
+        tracing::error!(target: LOG_TARGET, ?link, "cannot clear the execute worker dir: {e}");
+        out.worker = None;
+        if out.result.is_ok() {
+            out.result = Err(ValidationError::Internal(
+                InternalValidationError::CouldNotClearWorkerDir {
+                    err: e.to_string(),
+                    path: link.to_str().map(String::from),
+                },
+            ));
+        }
+    }
+    out
+}
+
+/// The worker's answer, classified.
+struct Reply {
+    /// Whether the worker is healthy and may run the next job.
+    keep: bool,
+    result: Result<ValidationResult, ValidationError>,
+    artifact: ArtifactVerdict,
+    cpu_time: Option<std::time::Duration>,
+}
+
+/// Sends the request and maps the reply, with the keep-or-kill decision per case.
+async fn exchange(worker: &mut IdleWorker, request: &ExecuteRequest) -> Reply {
+    let kill = |result| Reply {
+        keep: false,
+        result,
+        artifact: ArtifactVerdict::Keep,
+        cpu_time: None,
+    };
+    if let Err(e) = framing::send(&mut worker.stream, request).await {
+        tracing::warn!(target: LOG_TARGET, pid = worker.pid, "cannot send an execution: {e}");
+        return kill(Err(ValidationError::PossiblyInvalid(
+            PossiblyInvalidError::AmbiguousWorkerDeath,
+        )));
+    }
+    let limit = request.execution_timeout * JOB_TIMEOUT_WALL_CLOCK_FACTOR;
+    let received = tokio::time::timeout(
+        limit,
+        framing::recv::<_, WorkerResponse>(&mut worker.stream, framing::MAX_REPLY_FRAME_LEN),
+    )
+    .await;
+    let response = match received {
+        Err(_) => return kill(Err(ValidationError::Invalid(InvalidCandidate::HardTimeout))),
+        Ok(Err(e)) => {
+            tracing::warn!(target: LOG_TARGET, pid = worker.pid, "execute worker connection failed: {e}");
+            return kill(Err(ValidationError::PossiblyInvalid(
+                PossiblyInvalidError::AmbiguousWorkerDeath,
+            )));
+        }
+        Ok(Ok(response)) => response,
+    };
+    let keep = |result, artifact, cpu_time| Reply {
+        keep: true,
+        result,
+        artifact,
+        cpu_time,
+    };
+    match response {
+        // The job says it finished, but over its limit: a timeout, as the worker would say.
+        WorkerResponse::Job { duration, .. } if duration > request.execution_timeout => {
+            kill(Err(ValidationError::Invalid(InvalidCandidate::HardTimeout)))
+        }
+        WorkerResponse::Job {
+            job_response,
+            duration,
+            ..
+        } => {
+            let cpu = Some(duration);
+            match job_response {
+                JobResponse::Ok { result_descriptor } => {
+                    keep(Ok(result_descriptor), ArtifactVerdict::Keep, cpu)
+                }
+                JobResponse::InvalidCandidate(msg) => keep(
+                    Err(ValidationError::Invalid(
+                        InvalidCandidate::WorkerReportedInvalid(msg),
+                    )),
+                    ArtifactVerdict::Keep,
+                    cpu,
+                ),
+                JobResponse::PoVDecompressionFailure => keep(
+                    Err(ValidationError::Invalid(
+                        InvalidCandidate::PoVDecompressionFailure,
+                    )),
+                    ArtifactVerdict::Keep,
+                    cpu,
+                ),
+                JobResponse::RuntimeConstruction(msg) => keep(
+                    Err(ValidationError::PossiblyInvalid(
+                        PossiblyInvalidError::RuntimeConstruction(msg),
+                    )),
+                    ArtifactVerdict::Reprepare,
+                    cpu,
+                ),
+                JobResponse::CorruptedArtifact => keep(
+                    Err(ValidationError::PossiblyInvalid(
+                        PossiblyInvalidError::CorruptedArtifact,
+                    )),
+                    ArtifactVerdict::Reprepare,
+                    cpu,
+                ),
+            }
+        }
+        WorkerResponse::JobTimedOut => {
+            kill(Err(ValidationError::Invalid(InvalidCandidate::HardTimeout)))
+        }
+        WorkerResponse::JobDied { err, .. } => kill(Err(ValidationError::PossiblyInvalid(
+            PossiblyInvalidError::AmbiguousJobDeath(err),
+        ))),
+        WorkerResponse::JobError(e) => kill(Err(ValidationError::PossiblyInvalid(
+            PossiblyInvalidError::JobError(e.to_string()),
+        ))),
+        WorkerResponse::InternalError(e) => kill(Err(ValidationError::Internal(e))),
+    }
+}

@@ -1,0 +1,270 @@
+//! Execution through the whole host with real, sandboxed prepare and execute workers.
+
+use parity_scale_codec::{Decode, Encode};
+use pvf_common::{
+    PrepareJobKind,
+    execute::{
+        BlockData, HeadData, InvalidCandidate, PersistedValidationData, PoV, PossiblyInvalidError,
+        ValidationError, ValidationParams,
+    },
+};
+use pvf_host::{Config, ValidationHost, execute::lanes::ExecPriority};
+use pvf_tests::procs;
+use std::{
+    path::Path,
+    time::{Duration, Instant},
+};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_test-worker");
+
+fn host(cache: &Path, execute_workers: usize) -> ValidationHost {
+    let mut config = Config::new(cache.into(), WORKER.into());
+    config.execute_workers_max_num = execute_workers;
+    pvf_tests::start_host_with(config)
+}
+
+fn pvd_pov(params: &ValidationParams) -> (PersistedValidationData, PoV) {
+    (
+        PersistedValidationData {
+            parent_head: params.parent_head.clone(),
+            relay_parent_number: params.relay_parent_number,
+            relay_parent_storage_root: params.relay_parent_storage_root,
+            max_pov_size: 5 * 1024 * 1024,
+        },
+        PoV {
+            block_data: params.block_data.clone(),
+        },
+    )
+}
+
+async fn execute(
+    host: &ValidationHost,
+    code: &[u8],
+    params: &ValidationParams,
+    timeout: Duration,
+) -> Result<Vec<u8>, ValidationError> {
+    let pvf = pvf_tests::pvf(
+        code.to_vec(),
+        PrepareJobKind::Compilation,
+        Duration::from_secs(60),
+    );
+    let (pvd, pov) = pvd_pov(params);
+    host.execute_pvf(pvf, timeout, pvd, pov, ExecPriority::Approval)
+        .await
+        .expect("host alive")
+        .map(|r| r.encode())
+}
+
+struct Adder {
+    code: Vec<u8>,
+    good: ValidationParams,
+    expected: Vec<u8>,
+    bad: ValidationParams,
+}
+
+fn adder(corpus: &Path) -> Adder {
+    let vectors: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(corpus.join("vectors/adder-vectors.json")).unwrap())
+            .unwrap();
+    let decode = |v: &serde_json::Value| {
+        let bytes = hex::decode(v["validation_params_scale_hex"].as_str().unwrap()).unwrap();
+        ValidationParams::decode(&mut &bytes[..]).unwrap()
+    };
+    let vectors = vectors["vectors"].as_array().unwrap();
+    let good = &vectors[0];
+    let bad = vectors
+        .iter()
+        .find(|v| v["expected_validation_result_scale_hex"].is_null())
+        .expect("a trapping vector");
+    Adder {
+        code: std::fs::read(corpus.join("pvf/test-parachain-adder.kagome.compressed.wasm"))
+            .unwrap(),
+        good: decode(good),
+        expected: hex::decode(
+            good["expected_validation_result_scale_hex"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap(),
+        bad: decode(bad),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn adder_valid_and_invalid_blocks_and_100_concurrent_executions() {
+    let Some(corpus) = pvf_tests::corpus_dir_or_skip("adder through the host") else {
+        return;
+    };
+    let adder = adder(&corpus);
+    let cache = tempfile::tempdir().unwrap();
+    let host = host(cache.path(), 2);
+    pvf_tests::assert_fully_sandboxed(&host);
+    assert_eq!(
+        execute(&host, &adder.code, &adder.good, Duration::from_secs(5)).await,
+        Ok(adder.expected.clone())
+    );
+    let bad = execute(&host, &adder.code, &adder.bad, Duration::from_secs(5)).await;
+    assert!(
+        matches!(
+            bad,
+            Err(ValidationError::Invalid(
+                InvalidCandidate::WorkerReportedInvalid(_)
+            ))
+        ),
+        "{bad:?}"
+    );
+
+    let started = Instant::now();
+    let all = futures::future::join_all(
+        (0..100).map(|_| execute(&host, &adder.code, &adder.good, Duration::from_secs(12))),
+    )
+    .await;
+    eprintln!(
+        "100 concurrent executions on 2 workers: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        all.iter().all(|r| r.as_ref() == Ok(&adder.expected)),
+        "{:?}",
+        all.iter().find(|r| r.is_err())
+    );
+    assert_eq!(
+        host.counters().jobs_started,
+        1,
+        "one preparation served every execution"
+    );
+    assert!(
+        procs::workers_of(cache.path()).len() <= 3,
+        "1 prepare + at most 2 execute workers"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_or_corrupted_artifact_is_prepared_again_never_invalid() {
+    let Some(corpus) = pvf_tests::corpus_dir_or_skip("artifact loss") else {
+        return;
+    };
+    let adder = adder(&corpus);
+    let cache = tempfile::tempdir().unwrap();
+    let host = host(cache.path(), 1);
+    let run = || execute(&host, &adder.code, &adder.good, Duration::from_secs(5));
+    assert_eq!(run().await, Ok(adder.expected.clone()));
+    let artifacts = || {
+        let found: Vec<_> = std::fs::read_dir(cache.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pvf"))
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        found
+    };
+
+    for artifact in artifacts() {
+        std::fs::remove_file(artifact).unwrap();
+    }
+    assert_eq!(run().await, Ok(adder.expected.clone()));
+    assert_eq!(
+        host.counters().jobs_started,
+        2,
+        "the deleted artifact was prepared again"
+    );
+
+    // Corrupt the file and kill the execute worker, so the next one has to load it.
+    for artifact in artifacts() {
+        let mut bytes = std::fs::read(&artifact).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0xff;
+        std::fs::write(&artifact, bytes).unwrap();
+    }
+    for pid in procs::workers_of(cache.path()) {
+        if procs::cmdline(pid)
+            .unwrap_or_default()
+            .contains("execute-worker")
+        {
+            procs::signal(pid, libc::SIGKILL);
+        }
+    }
+    pvf_tests::poll_until(
+        Duration::from_secs(5),
+        "the execute worker to be gone",
+        || {
+            (!procs::workers_of(cache.path()).iter().any(|p| {
+                procs::cmdline(*p)
+                    .unwrap_or_default()
+                    .contains("execute-worker")
+            }))
+            .then_some(())
+        },
+    )
+    .await;
+    assert_eq!(run().await, Ok(adder.expected.clone()));
+    assert_eq!(
+        host.counters().jobs_started,
+        3,
+        "the corrupted artifact was prepared again"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn timeouts_and_killed_workers_or_jobs_give_the_documented_classes() {
+    let cache = tempfile::tempdir().unwrap();
+    let host = host(cache.path(), 1);
+    let looping = pvf_tests::test_pvf("endless-loop.wat");
+    let params = ValidationParams {
+        parent_head: HeadData(Vec::new()),
+        block_data: BlockData(Vec::new()),
+        relay_parent_number: 1,
+        relay_parent_storage_root: [0; 32],
+    };
+    let t = Duration::from_millis(500);
+    let started = Instant::now();
+    let result = execute(&host, &looping, &params, t).await;
+    assert_eq!(
+        result,
+        Err(ValidationError::Invalid(InvalidCandidate::HardTimeout))
+    );
+    // Preparation of the tiny module is included; the execution itself is bounded by [t, 4t).
+    assert!(
+        started.elapsed() >= t && started.elapsed() < t * 4 + Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let execute_worker = || {
+        procs::workers_of(cache.path()).into_iter().find(|p| {
+            procs::cmdline(*p)
+                .unwrap_or_default()
+                .contains("execute-worker")
+        })
+    };
+    for kill_job in [false, true] {
+        let running = execute(&host, &looping, &params, Duration::from_secs(20));
+        let killer = async {
+            let worker =
+                pvf_tests::poll_until(Duration::from_secs(10), "an execute worker", execute_worker)
+                    .await;
+            let target = if kill_job {
+                pvf_tests::poll_until(Duration::from_secs(10), "its job", || {
+                    procs::task_children(worker).first().copied()
+                })
+                .await
+            } else {
+                worker
+            };
+            procs::signal(target, libc::SIGKILL);
+        };
+        let (result, ()) = tokio::join!(running, killer);
+        let expected_ok = match (&result, kill_job) {
+            (
+                Err(ValidationError::PossiblyInvalid(PossiblyInvalidError::AmbiguousJobDeath(e))),
+                true,
+            ) => e.contains("SIGKILL"),
+            (
+                Err(ValidationError::PossiblyInvalid(PossiblyInvalidError::AmbiguousWorkerDeath)),
+                false,
+            ) => true,
+            _ => false,
+        };
+        assert!(expected_ok, "kill_job={kill_job}: {result:?}");
+    }
+}
