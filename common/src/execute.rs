@@ -88,6 +88,8 @@ pub const POV_BOMB_LIMIT: u32 = 40 * 1024 * 1024;
 pub struct ExecuteHandshake {
     /// The session's executor parameters.
     pub executor_params: crate::ExecutorParams,
+    /// Whether the PVF's log lines reach the worker's log (off by default: PVFs can spam).
+    pub pvf_logging: bool,
 }
 
 /// Name of the artifact in an execute worker's dir: a hard link the host makes per job.

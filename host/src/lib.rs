@@ -63,6 +63,9 @@ pub struct Config {
     pub prepare_workers_hard_max_num: usize,
     /// Execute workers at most (default 4).
     pub execute_workers_max_num: usize,
+    /// Forward PVF log lines (`ext_logging_log`) to the log. Off by default, as in the newest
+    /// reference: parachains can spam validator logs.
+    pub pvf_logging: bool,
     /// Cache size bounds.
     pub artifacts_cleanup: ArtifactsCleanupConfig,
     /// How often the cache is pruned (default 1 h).
@@ -88,6 +91,7 @@ impl Config {
             prepare_workers_soft_max_num: 1,
             prepare_workers_hard_max_num: 2,
             execute_workers_max_num: 4,
+            pvf_logging: false,
             artifacts_cleanup: ArtifactsCleanupConfig::default(),
             cleanup_pulse_interval: Duration::from_secs(3600),
             retry: RetryPolicy::default(),
@@ -350,6 +354,7 @@ fn start_actors(
         config.execute_workers_max_num.max(1),
         Box::new(execute::queue::ExecuteProcessSpawner {
             config: spawn_config.clone(),
+            pvf_logging: config.pvf_logging,
         }),
         host_ctx.address().recipient(),
     )

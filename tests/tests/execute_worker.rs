@@ -33,6 +33,7 @@ async fn sandboxed_execute_worker(cache: &Path) -> (IdleWorker, WorkerHandle) {
         &config,
         &ExecuteHandshake {
             executor_params: ExecutorParams::new(),
+            pvf_logging: false,
         },
     )
     .await

@@ -50,15 +50,15 @@ pub fn run_execute_worker(
                 }
                 Err(e) => return Err(e.into()),
             };
-        let response = execute_one(
-            &request,
-            &engine,
-            &semantics,
-            &artifact_path,
-            &mut cached,
-            &sandbox,
-            stream.as_raw_fd(),
-        );
+        let worker = ExecuteWorker {
+            engine: &engine,
+            semantics: &semantics,
+            artifact_path: &artifact_path,
+            sandbox: &sandbox,
+            host_socket: stream.as_raw_fd(),
+            pvf_logging: handshake.pvf_logging,
+        };
+        let response = worker.execute_one(&request, &mut cached);
         framing::send_blocking(&mut stream, &response)?;
     }
 }
@@ -71,70 +71,95 @@ fn job_response(job_response: JobResponse) -> WorkerResponse {
     }
 }
 
-fn execute_one(
-    request: &ExecuteRequest,
-    engine: &wasmtime::Engine,
-    semantics: &Semantics,
-    artifact_path: &Path,
-    cached: &mut Option<LoadedArtifact>,
-    sandbox: &pvf_security::AppliedSandbox,
+/// What every execution of this worker shares.
+struct ExecuteWorker<'a> {
+    engine: &'a wasmtime::Engine,
+    semantics: &'a Semantics,
+    artifact_path: &'a Path,
+    sandbox: &'a pvf_security::AppliedSandbox,
     host_socket: i32,
-) -> WorkerResponse {
-    if cached.as_ref().map(|a| a.checksum) != Some(request.artifact_checksum) {
-        *cached = None;
-        let bytes = match std::fs::read(artifact_path) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                return WorkerResponse::InternalError(InternalValidationError::CouldNotOpenFile(
-                    format!("{}: {e}", artifact_path.display()),
-                ));
+    pvf_logging: bool,
+}
+
+impl ExecuteWorker<'_> {
+    fn execute_one(
+        &self,
+        request: &ExecuteRequest,
+        cached: &mut Option<LoadedArtifact>,
+    ) -> WorkerResponse {
+        let (engine, semantics, artifact_path, sandbox) = (
+            self.engine,
+            self.semantics,
+            self.artifact_path,
+            self.sandbox,
+        );
+        let (host_socket, pvf_logging) = (self.host_socket, self.pvf_logging);
+        if cached.as_ref().map(|a| a.checksum) != Some(request.artifact_checksum) {
+            *cached = None;
+            let bytes = match std::fs::read(artifact_path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    return WorkerResponse::InternalError(
+                        InternalValidationError::CouldNotOpenFile(format!(
+                            "{}: {e}",
+                            artifact_path.display()
+                        )),
+                    );
+                }
+            };
+            match load_artifact(engine, &bytes, request.artifact_checksum) {
+                Ok(loaded) => *cached = Some(loaded),
+                Err(LoadError::Corrupted) => return job_response(JobResponse::CorruptedArtifact),
+                Err(LoadError::Deserialize(e)) => {
+                    return job_response(JobResponse::RuntimeConstruction(e));
+                }
             }
+        }
+        let Some(artifact) = cached.as_ref() else {
+            return WorkerResponse::InternalError(InternalValidationError::CouldNotOpenFile(
+                "artifact not loaded".into(),
+            ));
         };
-        match load_artifact(engine, &bytes, request.artifact_checksum) {
-            Ok(loaded) => *cached = Some(loaded),
-            Err(LoadError::Corrupted) => return job_response(JobResponse::CorruptedArtifact),
-            Err(LoadError::Deserialize(e)) => {
-                return job_response(JobResponse::RuntimeConstruction(e));
-            }
-        }
-    }
-    let Some(artifact) = cached.as_ref() else {
-        return WorkerResponse::InternalError(InternalValidationError::CouldNotOpenFile(
-            "artifact not loaded".into(),
-        ));
-    };
-    let block_data = match pvf_common::blob::decompress(&request.pov.block_data.0, POV_BOMB_LIMIT) {
-        Ok(data) => data.into_owned(),
-        Err(_) => return job_response(JobResponse::PoVDecompressionFailure),
-    };
-    let pov_size = block_data.len() as u32;
-    let params = ValidationParams {
-        parent_head: request.pvd.parent_head.clone(),
-        block_data: BlockData(block_data),
-        relay_parent_number: request.pvd.relay_parent_number,
-        relay_parent_storage_root: request.pvd.relay_parent_storage_root,
-    };
-    let report = job::run_in_child(
-        sandbox.job_spawn,
-        request.execution_timeout,
-        &[host_socket],
-        |_| {
-            validate_block_on_big_stack(engine, &artifact.module, semantics, &params, false)
+        let block_data =
+            match pvf_common::blob::decompress(&request.pov.block_data.0, POV_BOMB_LIMIT) {
+                Ok(data) => data.into_owned(),
+                Err(_) => return job_response(JobResponse::PoVDecompressionFailure),
+            };
+        let pov_size = block_data.len() as u32;
+        let params = ValidationParams {
+            parent_head: request.pvd.parent_head.clone(),
+            block_data: BlockData(block_data),
+            relay_parent_number: request.pvd.relay_parent_number,
+            relay_parent_storage_root: request.pvd.relay_parent_storage_root,
+        };
+        let report = job::run_in_child(
+            sandbox.job_spawn,
+            request.execution_timeout,
+            &[host_socket],
+            |_| {
+                validate_block_on_big_stack(
+                    engine,
+                    &artifact.module,
+                    semantics,
+                    &params,
+                    pvf_logging,
+                )
                 .map_err(PrepareError::JobError)
-        },
-    );
-    match report.result {
-        Ok(job_response) => WorkerResponse::Job {
-            job_response,
-            duration: report.cpu_time,
-            pov_size,
-        },
-        Err(PrepareError::TimedOut) => WorkerResponse::JobTimedOut,
-        Err(PrepareError::JobDied { err, job_pid }) => WorkerResponse::JobDied { err, job_pid },
-        Err(PrepareError::Kernel(e)) => {
-            WorkerResponse::InternalError(InternalValidationError::Kernel(e))
+            },
+        );
+        match report.result {
+            Ok(job_response) => WorkerResponse::Job {
+                job_response,
+                duration: report.cpu_time,
+                pov_size,
+            },
+            Err(PrepareError::TimedOut) => WorkerResponse::JobTimedOut,
+            Err(PrepareError::JobDied { err, job_pid }) => WorkerResponse::JobDied { err, job_pid },
+            Err(PrepareError::Kernel(e)) => {
+                WorkerResponse::InternalError(InternalValidationError::Kernel(e))
+            }
+            Err(PrepareError::JobError(e)) => WorkerResponse::JobError(JobError::Panic(e)),
+            Err(other) => WorkerResponse::JobError(JobError::Panic(other.to_string())),
         }
-        Err(PrepareError::JobError(e)) => WorkerResponse::JobError(JobError::Panic(e)),
-        Err(other) => WorkerResponse::JobError(JobError::Panic(other.to_string())),
     }
 }

@@ -117,6 +117,8 @@ pub trait SpawnExecuteWorker: 'static {
 pub struct ExecuteProcessSpawner {
     /// How to start them.
     pub config: Arc<WorkerSpawnConfig>,
+    /// Whether PVF log lines reach the worker's log.
+    pub pvf_logging: bool,
 }
 
 impl SpawnExecuteWorker for ExecuteProcessSpawner {
@@ -126,10 +128,11 @@ impl SpawnExecuteWorker for ExecuteProcessSpawner {
         params: Arc<ExecutorParams>,
         on_death: Recipient<WorkerDied>,
     ) -> LocalBoxFuture<'static, Result<SpawnedExecuteWorker, String>> {
-        let config = self.config.clone();
+        let (config, pvf_logging) = (self.config.clone(), self.pvf_logging);
         Box::pin(async move {
             let handshake = ExecuteHandshake {
                 executor_params: (*params).clone(),
+                pvf_logging,
             };
             let (idle, handle) = spawn_execute_worker(&config, &handshake)
                 .await
