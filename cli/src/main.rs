@@ -3,6 +3,7 @@
 //! - `pvf prepare [FILES…]`: prepare (or `--precheck`) PVFs through the full host with real,
 //!   separate worker processes, and print a table of verdicts and costs.
 //! - `pvf security`: which sandbox features work here, and why not.
+//! - `pvf validate PVF --params …`: one candidate, prepared and executed, as JSON.
 //! - `pvf worker …`: the binary serves as its own worker (the host starts it this way unless
 //!   `--workers-path` names a standalone `pvf-worker`).
 
@@ -10,6 +11,7 @@ mod inputs;
 mod prepare_cmd;
 mod security_cmd;
 mod table;
+mod validate_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -37,6 +39,8 @@ enum Command {
     Prepare(prepare_cmd::PrepareArgs),
     /// Show which sandbox features work on this machine, and why not.
     Security(security_cmd::SecurityArgs),
+    /// Validate one candidate (prepare, then execute) and print the result as JSON.
+    Validate(validate_cmd::ValidateArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,5 +59,6 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Prepare(args) => prepare_cmd::run(args),
         Command::Security(args) => security_cmd::run(args),
+        Command::Validate(args) => validate_cmd::run(args),
     }
 }

@@ -142,3 +142,71 @@ fn metrics_are_served_while_running() {
     let body = seen.expect("the metrics endpoint answered while the job ran");
     assert!(body.contains("polkadot_pvf_prepare_enqueued"), "{body}");
 }
+
+#[test]
+fn validate_prints_json_and_exit_codes_tell_valid_invalid_and_error_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let looping = dir.path().join("loop.wasm");
+    std::fs::write(&looping, pvf_tests::test_pvf("endless-loop.wat")).unwrap();
+    let empty_params =
+        "0x0000010000000000000000000000000000000000000000000000000000000000000000000000";
+    let output = Command::new(PVF)
+        .args([
+            "validate",
+            looping.to_str().unwrap(),
+            "--params",
+            empty_params,
+            "--timeout",
+            "0.3",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).contains("hard timeout"));
+
+    let output = Command::new(PVF)
+        .args(["validate", looping.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--params"));
+
+    let Some(corpus) = pvf_tests::corpus_dir_or_skip("validate the adder") else {
+        return;
+    };
+    let vectors: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(corpus.join("vectors/adder-vectors.json")).unwrap())
+            .unwrap();
+    let vector = &vectors["vectors"][0];
+    let params = format!(
+        "0x{}",
+        vector["validation_params_scale_hex"].as_str().unwrap()
+    );
+    let adder = corpus.join("pvf/test-parachain-adder.gossamer.wasm");
+    let output = Command::new(PVF)
+        .args(["validate", adder.to_str().unwrap(), "--params", &params])
+        .output()
+        .unwrap();
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["verdict"], "valid");
+    assert_eq!(
+        json["scale"].as_str().unwrap(),
+        format!(
+            "0x{}",
+            vector["expected_validation_result_scale_hex"]
+                .as_str()
+                .unwrap()
+        )
+    );
+}

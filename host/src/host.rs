@@ -6,12 +6,13 @@
 //! non-deterministic failure after the cooldown, a few times. Executions wait for their
 //! artifact in `awaiting_prepare` and then go to the execute queue.
 
+use crate::execute::queue::PruneBacking;
 use crate::{
     artifacts::{
         ArtifactId, ArtifactState, Artifacts, ArtifactsCleanupConfig, RetryPolicy, Waiters,
     },
     execute::{
-        lanes::ExecPriority,
+        lanes::{ExecPriority, PvfExecKind},
         queue::{ArtifactNeedsPreparation, EnqueueExecution, ExecuteJob, ExecuteResult},
     },
     metrics,
@@ -20,8 +21,11 @@ use crate::{
 use actix::prelude::*;
 use pvf_common::execute::{PersistedValidationData, PoV, ValidationError};
 use pvf_common::{LOG_TARGET, PrecheckResult, PrepareResult, PvfPrepData, prepare::PrepareSuccess};
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+};
 use tokio::sync::oneshot;
 
 /// Pre-check `pvf`: answer whether it compiles and instantiates. Never retries a failure.
@@ -67,10 +71,22 @@ pub struct ExecutePvf {
     pub pvd: PersistedValidationData,
     /// The candidate's PoV.
     pub pov: PoV,
-    /// The execution lane.
-    pub priority: ExecPriority,
+    /// Why it runs: the lane, and a backing job's relay parent.
+    pub kind: PvfExecKind,
     /// Where the answer goes.
     pub result_tx: oneshot::Sender<ExecuteResult>,
+}
+
+/// The relay-chain view changed; drop backing jobs whose relay parent left it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UpdateActiveLeaves {
+    /// A new active leaf.
+    pub activated: Option<[u8; 32]>,
+    /// Leaves no longer active.
+    pub deactivated: Vec<[u8; 32]>,
+    /// Ancestors of the new leaf within the scheduling lookahead.
+    pub ancestors: Vec<[u8; 32]>,
 }
 
 /// An execution waiting for its artifact to be prepared.
@@ -84,7 +100,10 @@ pub struct HostActor {
     artifacts: Artifacts,
     queue: Recipient<Enqueue>,
     execute_queue: Option<Recipient<EnqueueExecution>>,
+    prune_backing: Option<Recipient<PruneBacking>>,
     awaiting_prepare: HashMap<ArtifactId, Vec<PendingExecution>>,
+    /// Active leaves and their ancestors: the relay parents backing may still use.
+    active_leaves: HashMap<[u8; 32], Vec<[u8; 32]>>,
     retry: RetryPolicy,
     cleanup: ArtifactsCleanupConfig,
     cleanup_pulse_interval: Duration,
@@ -102,7 +121,9 @@ impl HostActor {
             artifacts: Artifacts::default(),
             queue,
             execute_queue: None,
+            prune_backing: None,
             awaiting_prepare: HashMap::new(),
+            active_leaves: HashMap::new(),
             retry,
             cleanup,
             cleanup_pulse_interval,
@@ -110,9 +131,50 @@ impl HostActor {
     }
 
     /// Connects the execute queue (created after the host, which it reports back to).
-    pub fn with_execute_queue(mut self, execute_queue: Recipient<EnqueueExecution>) -> Self {
+    pub fn with_execute_queue(
+        mut self,
+        execute_queue: Recipient<EnqueueExecution>,
+        prune_backing: Recipient<PruneBacking>,
+    ) -> Self {
         self.execute_queue = Some(execute_queue);
+        self.prune_backing = Some(prune_backing);
         self
+    }
+
+    fn handle_active_leaves(&mut self, update: UpdateActiveLeaves) {
+        for leaf in &update.deactivated {
+            self.active_leaves.remove(leaf);
+        }
+        if let Some(leaf) = update.activated {
+            self.active_leaves.insert(leaf, update.ancestors);
+        }
+        let live: HashSet<[u8; 32]> = self
+            .active_leaves
+            .iter()
+            .flat_map(|(leaf, ancestors)| std::iter::once(*leaf).chain(ancestors.iter().copied()))
+            .collect();
+        // Backing jobs still waiting for preparation: the reference misses these.
+        for pending in self.awaiting_prepare.values_mut() {
+            let (stale, keep): (Vec<_>, Vec<_>) =
+                std::mem::take(pending).into_iter().partition(|p| {
+                    p.request
+                        .kind
+                        .backing_relay_parent()
+                        .is_some_and(|relay_parent| !live.contains(&relay_parent))
+                });
+            *pending = keep;
+            for p in stale {
+                let _ = p
+                    .request
+                    .result_tx
+                    .send(Err(ValidationError::ExecutionDeadline));
+            }
+        }
+        if let Some(prune) = &self.prune_backing {
+            prune.do_send(PruneBacking {
+                live: Arc::new(live),
+            });
+        }
     }
 
     fn send_to_execute_queue(
@@ -130,7 +192,7 @@ impl HostActor {
             exec_timeout: request.exec_timeout,
             pvd: request.pvd,
             pov: request.pov,
-            priority: request.priority,
+            kind: request.kind,
             result_tx: request.result_tx,
             waiting_since: std::time::Instant::now(),
             reprepared: pending.reprepared,
@@ -150,7 +212,7 @@ impl HostActor {
     fn handle_execute(&mut self, pending: PendingExecution) {
         let pvf = pending.request.pvf.clone();
         let id = ArtifactId::from_pvf(&pvf);
-        let priority = match pending.request.priority {
+        let priority = match pending.request.kind.priority() {
             ExecPriority::Dispute | ExecPriority::Approval => Priority::Critical,
             ExecPriority::BackingSystemParas | ExecPriority::Backing => Priority::Normal,
         };
@@ -224,7 +286,7 @@ impl HostActor {
             exec_timeout: job.exec_timeout,
             pvd: job.pvd,
             pov: job.pov,
-            priority: job.priority,
+            kind: job.kind,
             result_tx: job.result_tx,
         };
         self.handle_execute(PendingExecution {
@@ -500,5 +562,13 @@ impl Handler<ArtifactNeedsPreparation> for HostActor {
 
     fn handle(&mut self, msg: ArtifactNeedsPreparation, ctx: &mut Self::Context) {
         self.handle_needs_preparation(msg, ctx);
+    }
+}
+
+impl Handler<UpdateActiveLeaves> for HostActor {
+    type Result = ();
+
+    fn handle(&mut self, msg: UpdateActiveLeaves, _: &mut Self::Context) {
+        self.handle_active_leaves(msg);
     }
 }

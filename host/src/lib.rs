@@ -210,15 +210,15 @@ impl ValidationHost {
     }
 
     /// Validates a candidate: prepares the PVF if needed (coalesced with every other request
-    /// for it), then runs `validate_block` in an execute worker. Execution is in progress: the
-    /// active-leaves pruning and metrics of the execute queue are not built yet.
+    /// for it; Critical for disputes and approvals), then runs `validate_block` in an execute
+    /// worker of the lane `kind` names.
     pub async fn execute_pvf(
         &self,
         pvf: PvfPrepData,
         exec_timeout: Duration,
         pvd: pvf_common::execute::PersistedValidationData,
         pov: pvf_common::execute::PoV,
-        priority: execute::lanes::ExecPriority,
+        kind: execute::lanes::PvfExecKind,
     ) -> Result<execute::queue::ExecuteResult, HostGone> {
         let (result_tx, rx) = oneshot::channel();
         let msg = host::ExecutePvf {
@@ -226,11 +226,29 @@ impl ValidationHost {
             exec_timeout,
             pvd,
             pov,
-            priority,
+            kind,
             result_tx,
         };
         self.host.send(msg).await.map_err(|_| HostGone)?;
         rx.await.map_err(|_| HostGone)
+    }
+
+    /// Tells the host which relay-chain leaves are active: `activated` (with the `ancestors`
+    /// within the scheduling lookahead) and `deactivated`. Backing jobs whose relay parent is
+    /// no longer a live leaf or ancestor are dropped with `ExecutionDeadline`, whether they
+    /// wait in the execute queue or still for their preparation.
+    pub async fn update_active_leaves(
+        &self,
+        activated: Option<[u8; 32]>,
+        deactivated: Vec<[u8; 32]>,
+        ancestors: Vec<[u8; 32]>,
+    ) -> Result<(), HostGone> {
+        let msg = host::UpdateActiveLeaves {
+            activated,
+            deactivated,
+            ancestors,
+        };
+        self.host.send(msg).await.map_err(|_| HostGone)
     }
 
     /// Asks the host to prepare these PVFs soon, at Normal priority.
@@ -384,6 +402,6 @@ fn start_actors(
             config.artifacts_cleanup,
             config.cleanup_pulse_interval,
         )
-        .with_execute_queue(execute_queue.recipient()),
+        .with_execute_queue(execute_queue.clone().recipient(), execute_queue.recipient()),
     )
 }

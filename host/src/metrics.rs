@@ -122,3 +122,22 @@ pub fn histogram_buckets() -> Vec<(&'static str, Vec<f64>)> {
         ),
     ]
 }
+
+/// A job entered the execute queue with a PoV of `pov_len` (compressed) bytes.
+pub(crate) fn execute_enqueued(pov_len: usize) {
+    metrics::counter!("polkadot_pvf_execute_enqueued").increment(1);
+    metrics::histogram!("polkadot_parachain_candidate_validation_pov_size", "compressed" => "true")
+        .record(pov_len as f64);
+}
+
+/// A job left the queue for a worker after `queued`, from lane `priority`.
+pub(crate) fn execute_started(queued: Duration, priority: &'static str) {
+    metrics::histogram!("polkadot_pvf_execution_queued_time").record(queued.as_secs_f64());
+    metrics::counter!("polkadot_pvf_exec_kind_selected", "priority" => priority).increment(1);
+}
+
+/// A job finished (any outcome) `elapsed` after it started.
+pub(crate) fn execute_finished(elapsed: Duration) {
+    metrics::counter!("polkadot_pvf_execute_finished").increment(1);
+    metrics::histogram!("polkadot_pvf_execution_time").record(elapsed.as_secs_f64());
+}

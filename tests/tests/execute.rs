@@ -8,7 +8,7 @@ use pvf_common::{
         ValidationError, ValidationParams,
     },
 };
-use pvf_host::{Config, ValidationHost, execute::lanes::ExecPriority};
+use pvf_host::{Config, ValidationHost, execute::lanes::PvfExecKind};
 use pvf_tests::procs;
 use std::{
     path::Path,
@@ -49,7 +49,7 @@ async fn execute(
         Duration::from_secs(60),
     );
     let (pvd, pov) = pvd_pov(params);
-    host.execute_pvf(pvf, timeout, pvd, pov, ExecPriority::Approval)
+    host.execute_pvf(pvf, timeout, pvd, pov, PvfExecKind::Approval)
         .await
         .expect("host alive")
         .map(|r| r.encode())
@@ -267,4 +267,66 @@ async fn timeouts_and_killed_workers_or_jobs_give_the_documented_classes() {
         };
         assert!(expected_ok, "kill_job={kill_job}: {result:?}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backing_jobs_whose_relay_parent_left_the_view_are_dropped() {
+    let cache = tempfile::tempdir().unwrap();
+    let host = host(cache.path(), 1);
+    let params = ValidationParams {
+        parent_head: HeadData(Vec::new()),
+        block_data: BlockData(Vec::new()),
+        relay_parent_number: 1,
+        relay_parent_storage_root: [0; 32],
+    };
+    let (pvd, pov) = pvd_pov(&params);
+    let (old, new) = ([1u8; 32], [2u8; 32]);
+    host.update_active_leaves(Some(old), vec![], vec![])
+        .await
+        .unwrap();
+    let job = |code: Vec<u8>, kind: PvfExecKind, timeout: Duration| {
+        let pvf = pvf_tests::pvf(code, PrepareJobKind::Compilation, Duration::from_secs(60));
+        host.execute_pvf(pvf, timeout, pvd.clone(), pov.clone(), kind)
+    };
+    // The only execute worker is busy with an approval that loops until its timeout.
+    let busy = job(
+        pvf_tests::test_pvf("endless-loop.wat"),
+        PvfExecKind::Approval,
+        Duration::from_secs(2),
+    );
+    // A backing job waits in the execute queue; another waits for a slow preparation.
+    let queued = job(
+        pvf_tests::test_pvf("minimal-pvf.wat"),
+        PvfExecKind::Backing(old),
+        Duration::from_secs(2),
+    );
+    let preparing = job(
+        pvf_tests::slow_to_compile_pvf(300, 9),
+        PvfExecKind::Backing(old),
+        Duration::from_secs(2),
+    );
+    let still_live = job(
+        pvf_tests::test_pvf("deep-recursion.wat"),
+        PvfExecKind::BackingSystemParas(new),
+        Duration::from_secs(2),
+    );
+    let switch = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        host.update_active_leaves(Some(new), vec![old], vec![])
+            .await
+            .unwrap();
+    };
+    let (busy, queued, preparing, still_live, ()) =
+        tokio::join!(busy, queued, preparing, still_live, switch);
+    assert_eq!(
+        busy.unwrap(),
+        Err(ValidationError::Invalid(InvalidCandidate::HardTimeout))
+    );
+    assert_eq!(queued.unwrap(), Err(ValidationError::ExecutionDeadline));
+    assert_eq!(preparing.unwrap(), Err(ValidationError::ExecutionDeadline));
+    // Its relay parent is live: it ran (and was invalid: the recursion exhausts the stack limit).
+    assert!(matches!(
+        still_live.unwrap(),
+        Err(ValidationError::Invalid(_))
+    ));
 }

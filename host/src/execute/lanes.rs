@@ -57,6 +57,40 @@ impl ExecPriority {
     }
 }
 
+/// Why a candidate is executed, as the node's candidate validation says it: the lane, and for
+/// backing the relay parent (backing jobs whose relay parent leaves the view are dropped).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum PvfExecKind {
+    /// A dispute.
+    Dispute,
+    /// An approval check.
+    Approval,
+    /// Backing a system parachain's candidate at this relay parent.
+    BackingSystemParas([u8; 32]),
+    /// Backing a candidate at this relay parent.
+    Backing([u8; 32]),
+}
+
+impl PvfExecKind {
+    /// The execution lane.
+    pub fn priority(self) -> ExecPriority {
+        match self {
+            PvfExecKind::Dispute => ExecPriority::Dispute,
+            PvfExecKind::Approval => ExecPriority::Approval,
+            PvfExecKind::BackingSystemParas(_) => ExecPriority::BackingSystemParas,
+            PvfExecKind::Backing(_) => ExecPriority::Backing,
+        }
+    }
+
+    /// The relay parent of a backing job.
+    pub fn backing_relay_parent(self) -> Option<[u8; 32]> {
+        match self {
+            PvfExecKind::BackingSystemParas(hash) | PvfExecKind::Backing(hash) => Some(hash),
+            PvfExecKind::Dispute | PvfExecKind::Approval => None,
+        }
+    }
+}
+
 /// Jobs scheduled per window before the counters reset.
 pub const SCHEDULING_WINDOW_SIZE: u32 = 12;
 

@@ -9,7 +9,7 @@
 use crate::{
     artifacts::ArtifactId,
     execute::{
-        lanes::{ExecPriority, Lanes},
+        lanes::{Lanes, PvfExecKind},
         worker::{ArtifactVerdict, ExecOutcome, RunExecuteJob},
     },
     prepare::{
@@ -60,8 +60,8 @@ pub struct ExecuteJob {
     pub pvd: PersistedValidationData,
     /// The candidate's PoV.
     pub pov: PoV,
-    /// The lane.
-    pub priority: ExecPriority,
+    /// Why it runs: the lane, and a backing job's relay parent.
+    pub kind: PvfExecKind,
     /// Where the answer goes.
     pub result_tx: oneshot::Sender<ExecuteResult>,
     /// When the job entered the queue.
@@ -80,6 +80,15 @@ impl ExecuteJob {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct EnqueueExecution(pub ExecuteJob);
+
+/// Drop queued backing jobs whose relay parent is not in `live`, answering
+/// `ExecutionDeadline`. No reply.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct PruneBacking {
+    /// Active leaves and their ancestors.
+    pub live: Arc<std::collections::HashSet<[u8; 32]>>,
+}
 
 /// Sent to the host when a job's artifact must be prepared again (it failed to instantiate,
 /// is corrupted, or vanished). The host removes it, prepares it, and enqueues the job again.
@@ -269,7 +278,7 @@ impl ExecuteQueue {
                 tracing::error!(target: LOG_TARGET, "cannot spawn an execute worker, retrying: {e}");
                 queue.workers.remove(worker);
                 ctx.run_later(Duration::from_millis(500), move |queue, ctx| {
-                    queue.lanes.push(job.priority, job);
+                    queue.lanes.push(job.kind.priority(), job);
                     queue.schedule(None, ctx);
                 });
             }
@@ -280,7 +289,7 @@ impl ExecuteQueue {
         let entry = &mut self.workers[worker];
         let (Some(idle), Some(runner)) = (entry.idle.take(), entry.runner.clone()) else {
             tracing::error!(target: LOG_TARGET, "host bug: starting an execution on a busy worker");
-            self.lanes.push(job.priority, job);
+            self.lanes.push(job.kind.priority(), job);
             return;
         };
         let request = ExecuteRequest {
@@ -289,12 +298,15 @@ impl ExecuteQueue {
             execution_timeout: job.exec_timeout,
             artifact_checksum: job.artifact_checksum,
         };
+        crate::metrics::execute_started(job.waiting_since.elapsed(), job.kind.priority().as_str());
+        let started = Instant::now();
         let run = runner.send(RunExecuteJob {
             idle,
             artifact_path: job.artifact_path.clone(),
             request,
         });
         ctx.spawn(run.into_actor(self).map(move |outcome, queue, ctx| {
+            crate::metrics::execute_finished(started.elapsed());
             queue.conclude(worker, job, outcome);
             queue.schedule(Some(worker), ctx);
         }));
@@ -340,7 +352,8 @@ impl Handler<EnqueueExecution> for ExecuteQueue {
 
     fn handle(&mut self, msg: EnqueueExecution, ctx: &mut Self::Context) {
         let job = msg.0;
-        self.lanes.push(job.priority, job);
+        crate::metrics::execute_enqueued(job.pov.block_data.0.len());
+        self.lanes.push(job.kind.priority(), job);
         self.schedule(None, ctx);
     }
 }
@@ -358,6 +371,21 @@ impl Handler<WorkerDied> for ExecuteQueue {
             tracing::warn!(target: LOG_TARGET, "an idle execute worker exited");
             self.retire(msg.worker);
             self.schedule(None, ctx);
+        }
+    }
+}
+
+impl Handler<PruneBacking> for ExecuteQueue {
+    type Result = ();
+
+    fn handle(&mut self, msg: PruneBacking, _: &mut Self::Context) {
+        let stale = self.lanes.drain_where(|_, job| {
+            job.kind
+                .backing_relay_parent()
+                .is_some_and(|relay_parent| !msg.live.contains(&relay_parent))
+        });
+        for job in stale {
+            let _ = job.result_tx.send(Err(ValidationError::ExecutionDeadline));
         }
     }
 }

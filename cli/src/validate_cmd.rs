@@ -1,0 +1,187 @@
+//! `pvf validate`: one candidate through the full host (prepare, then execute in a sandboxed
+//! worker), printed as JSON.
+//!
+//! Exit codes: 0 valid, 1 invalid, 3 possibly invalid (the reference retries, then votes
+//! against), 2 error (bad input, a preparation error, or a local problem: no vote).
+
+use clap::{Args, ValueEnum};
+use parity_scale_codec::{Decode, Encode};
+use pvf_common::{
+    ExecutorParams, PrepareJobKind, PvfPrepData,
+    blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
+    execute::{PersistedValidationData, PoV, ValidationError, ValidationParams, ValidationResult},
+    executor_params::{
+        DEFAULT_APPROVAL_EXECUTION_TIMEOUT, DEFAULT_BACKING_EXECUTION_TIMEOUT,
+        DEFAULT_LENIENT_PREPARATION_TIMEOUT,
+    },
+};
+use pvf_host::{Config, execute::lanes::PvfExecKind};
+use serde_json::json;
+use std::{path::PathBuf, process::ExitCode, time::Duration};
+
+/// Which execution timeout and lane to use.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Kind {
+    /// Backing: 2 s by default.
+    Backing,
+    /// Approval: 12 s by default.
+    Approval,
+}
+
+/// Arguments of `pvf validate`.
+#[derive(Args)]
+pub struct ValidateArgs {
+    /// The PVF (plain or substrate-compressed wasm).
+    pub pvf: PathBuf,
+    /// SCALE-encoded `ValidationParams`, as hex (0x…) or a file.
+    #[arg(long, conflicts_with_all = ["pvd", "pov"])]
+    pub params: Option<String>,
+    /// SCALE-encoded `PersistedValidationData`, as hex or a file (with --pov).
+    #[arg(long, requires = "pov")]
+    pub pvd: Option<String>,
+    /// SCALE-encoded `PoV`, as hex or a file (with --pvd).
+    #[arg(long, requires = "pvd")]
+    pub pov: Option<String>,
+    /// CPU-time limit of the execution, in seconds [default: by --kind].
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Backing or approval.
+    #[arg(long, value_enum, default_value_t = Kind::Approval)]
+    pub kind: Kind,
+    /// A standalone `pvf-worker` executable to use instead of this binary.
+    #[arg(long)]
+    pub workers_path: Option<PathBuf>,
+    /// Start even if workers cannot be sandboxed.
+    #[arg(long = "insecure-validator-i-know-what-i-do")]
+    pub insecure_validator: bool,
+}
+
+fn read_input(value: &str) -> Result<Vec<u8>, String> {
+    match value.strip_prefix("0x") {
+        Some(hex_text) => hex::decode(hex_text.trim()).map_err(|e| format!("bad hex: {e}")),
+        None => std::fs::read(value).map_err(|e| format!("cannot read {value}: {e}")),
+    }
+}
+
+fn decode<T: Decode>(what: &str, bytes: &[u8]) -> Result<T, String> {
+    T::decode(&mut &bytes[..]).map_err(|e| format!("{what} does not decode: {e}"))
+}
+
+fn inputs(args: &ValidateArgs) -> Result<(PersistedValidationData, PoV), String> {
+    match (&args.params, &args.pvd, &args.pov) {
+        (Some(params), None, None) => {
+            let params: ValidationParams = decode("--params", &read_input(params)?)?;
+            Ok((
+                PersistedValidationData {
+                    parent_head: params.parent_head,
+                    relay_parent_number: params.relay_parent_number,
+                    relay_parent_storage_root: params.relay_parent_storage_root,
+                    max_pov_size: 10 * 1024 * 1024,
+                },
+                PoV {
+                    block_data: params.block_data,
+                },
+            ))
+        }
+        (None, Some(pvd), Some(pov)) => Ok((
+            decode("--pvd", &read_input(pvd)?)?,
+            decode("--pov", &read_input(pov)?)?,
+        )),
+        _ => Err("give --params, or --pvd and --pov".into()),
+    }
+}
+
+fn hex0x(bytes: &[u8]) -> String {
+    format!("0x{}", hex::encode(bytes))
+}
+
+fn result_json(result: &ValidationResult) -> serde_json::Value {
+    json!({
+        "verdict": "valid",
+        "head_data": hex0x(&result.head_data.0),
+        "new_validation_code": result.new_validation_code.as_ref().map(|c| hex0x(&c.0)),
+        "upward_messages": result.upward_messages.iter().map(|m| hex0x(m)).collect::<Vec<_>>(),
+        "horizontal_messages": result.horizontal_messages.iter()
+            .map(|m| json!({ "recipient": m.recipient, "data": hex0x(&m.data) }))
+            .collect::<Vec<_>>(),
+        "processed_downward_messages": result.processed_downward_messages,
+        "hrmp_watermark": result.hrmp_watermark,
+        "scale": hex0x(&result.encode()),
+    })
+}
+
+fn error_json(error: &ValidationError) -> (serde_json::Value, u8) {
+    let (class, code) = match error {
+        ValidationError::Invalid(_) => ("invalid", 1),
+        ValidationError::PossiblyInvalid(_) => ("possibly-invalid", 3),
+        ValidationError::Preparation(_) => ("preparation-error", 2),
+        ValidationError::Internal(_) => ("internal-error", 2),
+        ValidationError::ExecutionDeadline => ("execution-deadline", 2),
+    };
+    (
+        json!({ "verdict": class, "error": error.to_string() }),
+        code,
+    )
+}
+
+/// Runs the command.
+pub fn run(args: ValidateArgs) -> ExitCode {
+    match run_inner(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_inner(args: ValidateArgs) -> Result<u8, String> {
+    let code =
+        std::fs::read(&args.pvf).map_err(|e| format!("cannot read {}: {e}", args.pvf.display()))?;
+    let (pvd, pov) = inputs(&args)?;
+    let (kind, default_timeout) = match args.kind {
+        Kind::Backing => (
+            PvfExecKind::Backing([0; 32]),
+            DEFAULT_BACKING_EXECUTION_TIMEOUT,
+        ),
+        Kind::Approval => (PvfExecKind::Approval, DEFAULT_APPROVAL_EXECUTION_TIMEOUT),
+    };
+    let timeout = match args.timeout {
+        Some(s) if s > 0.0 && s.is_finite() => Duration::from_secs_f64(s),
+        Some(_) => return Err("--timeout must be a positive number of seconds".into()),
+        None => default_timeout,
+    };
+    let (program, prefix) = crate::prepare_cmd::worker_program(args.workers_path.as_ref())?;
+    let cache = tempfile::Builder::new()
+        .prefix("pvf-cache-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a cache dir: {e}"))?;
+    let mut config = Config::new(cache.path().into(), program);
+    config.prepare_worker_args_prefix = prefix;
+    config.node_version = Some(pvf_worker::WORKER_VERSION.to_string());
+    config.secure_validator_mode = !args.insecure_validator;
+    let host = pvf_host::start(config).map_err(|e| e.to_string())?;
+    let pvf = PvfPrepData::from_code(
+        code,
+        ExecutorParams::new(),
+        DEFAULT_LENIENT_PREPARATION_TIMEOUT,
+        PrepareJobKind::Compilation,
+        DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let outcome = runtime
+        .block_on(host.execute_pvf(pvf, timeout, pvd, pov, kind))
+        .map_err(|e| e.to_string())?;
+    let (json, code) = match &outcome {
+        Ok(result) => (result_json(result), 0),
+        Err(error) => error_json(error),
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
+    );
+    Ok(code)
+}
