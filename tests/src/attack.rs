@@ -1,16 +1,26 @@
 //! The protocol of the test-only attack jobs: what the test asks a sandboxed job to try, and
 //! what the job reports.
 //!
-//! A test sends `ATTACK_MAGIC ++ SCALE(Attack)` as the "code" of a PVF. The test worker
-//! recognises the prefix, performs the attack inside the real, sandboxed job process, and
-//! returns `SCALE(AttackOutcome)` as the "artifact", which the host stores like any other: the
-//! test reads it back from the artifact file. A job killed by seccomp never reports; the host
-//! answers `JobDied { "received signal: SIGSYS" }` instead.
+//! Prepare flavour: a test sends `ATTACK_MAGIC ++ SCALE(Attack)` as the "code" of a PVF. The
+//! test worker recognises the prefix, performs the attack inside the real, sandboxed prepare
+//! job process, and returns `SCALE(AttackOutcome)` as the "artifact", which the host stores
+//! like any other: the test reads it back from the artifact file. A job killed by seccomp
+//! never reports; the host answers `JobDied { "received signal: SIGSYS" }` instead.
+//!
+//! Execute flavour: a test executes a valid PVF with `ATTACK_MAGIC ++ SCALE(Attack)` as the
+//! (uncompressed) block data of the PoV. The test worker's execute job performs the attack
+//! inside the real, sandboxed execute job process and answers an invalid candidate whose
+//! message is [`ATTACK_OUTCOME_PREFIX`]` ++ hex(SCALE(AttackOutcome))`. A job killed by seccomp
+//! makes the host answer `AmbiguousJobDeath("received signal: SIGSYS")`.
 
 use parity_scale_codec::{Decode, Encode};
 
 /// Prefix that turns a PVF blob into an attack request (test worker only).
 pub const ATTACK_MAGIC: &[u8] = b"pvf-tests-attack\0";
+
+/// Prefix of the invalid-candidate message that carries an execute job's [`AttackOutcome`],
+/// hex-encoded.
+pub const ATTACK_OUTCOME_PREFIX: &str = "attack-outcome:";
 
 /// Something a hijacked job might try.
 #[derive(Clone, Debug, Encode, Decode, PartialEq, Eq)]

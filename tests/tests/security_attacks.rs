@@ -1,27 +1,40 @@
 //! End-to-end sandbox tests: real workers, real job processes, real escape attempts.
 //!
 //! Each attack runs as a test-only job inside a sandboxed job process (see
-//! `tests/src/bin/test-worker/attacks.rs`). Every attack has one exact expected denial, and the
-//! table says which layer produces it, so switching that layer off fails the test: change-root
-//! hides files (`ENOENT`), Landlock refuses what remains visible (`EACCES`), seccomp kills the
-//! job (`SIGSYS`), and the job's PID namespace hides the host (`ESRCH`).
+//! `tests/src/bin/test-worker/attacks.rs`), once in a prepare job and once in an execute job.
+//! Every attack has one exact expected denial per flavour, and the table says which layer
+//! produces it, so switching that layer off fails the test: change-root hides files (`ENOENT`)
+//! and makes the execute worker's dir read-only (`EROFS`), Landlock refuses what remains
+//! visible (`EACCES`), seccomp kills the job (`SIGSYS`), and the job's PID namespace hides the
+//! host (`ESRCH`).
 
-use pvf_common::{PrepareError, PrepareJobKind};
-use pvf_host::{Priority, ValidationHost};
+use pvf_common::{
+    PrepareError, PrepareJobKind,
+    execute::{
+        BlockData, HeadData, InvalidCandidate, PersistedValidationData, PoV, PossiblyInvalidError,
+        ValidationError,
+    },
+};
+use pvf_host::{Priority, ValidationHost, execute::lanes::PvfExecKind};
 use pvf_tests::{
-    attack::{Attack, AttackOutcome, attack_blob},
+    attack::{ATTACK_OUTCOME_PREFIX, Attack, AttackOutcome, attack_blob},
     procs,
 };
 use std::{net::TcpListener, path::Path, time::Duration};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_test-worker");
 
-/// Worker flavours the attacks run in. Adding the execute flavour is one line here.
-const FLAVOURS: &[Flavour] = &[Flavour::Prepare];
+/// Worker flavours the attacks run in.
+const FLAVOURS: &[Flavour] = &[Flavour::Prepare, Flavour::Execute];
 
 #[derive(Clone, Copy, Debug)]
 enum Flavour {
+    /// The attack is the code of a PVF, run by a prepare job (writable worker dir, Landlock
+    /// `WriteFile`).
     Prepare,
+    /// The attack is the block data of a candidate of a valid PVF, run by an execute job
+    /// (read-only worker dir, Landlock `ReadFile`).
+    Execute,
 }
 
 /// How an attack must be stopped.
@@ -65,6 +78,51 @@ impl Flavour {
                     Err(other) => Observed::Other(other.to_string()),
                 }
             }
+            Flavour::Execute => {
+                let pvf = pvf_tests::pvf(
+                    pvf_tests::test_pvf("minimal-pvf.wat"),
+                    PrepareJobKind::Compilation,
+                    Duration::from_secs(10),
+                );
+                let pvd = PersistedValidationData {
+                    parent_head: HeadData(Vec::new()),
+                    relay_parent_number: 1,
+                    relay_parent_storage_root: [0; 32],
+                    max_pov_size: 5 * 1024 * 1024,
+                };
+                // Not compressed: plain block data passes decompression unchanged.
+                let pov = PoV {
+                    block_data: BlockData(attack_blob(attack)),
+                };
+                let result = host
+                    .execute_pvf(
+                        pvf,
+                        Duration::from_secs(10),
+                        pvd,
+                        pov,
+                        PvfExecKind::Approval,
+                    )
+                    .await
+                    .expect("host alive");
+                match result {
+                    Err(ValidationError::Invalid(InvalidCandidate::WorkerReportedInvalid(msg))) => {
+                        match msg
+                            .strip_prefix(ATTACK_OUTCOME_PREFIX)
+                            .and_then(|h| hex::decode(h).ok())
+                        {
+                            Some(bytes) => Observed::Outcome(
+                                parity_scale_codec::Decode::decode(&mut &bytes[..])
+                                    .expect("outcome decodes"),
+                            ),
+                            None => Observed::Other(msg),
+                        }
+                    }
+                    Err(ValidationError::PossiblyInvalid(
+                        PossiblyInvalidError::AmbiguousJobDeath(err),
+                    )) => Observed::JobDied(err),
+                    other => Observed::Other(format!("{other:?}")),
+                }
+            }
         }
     }
 }
@@ -77,48 +135,81 @@ fn matches(observed: &Observed, expected: Denial) -> bool {
     }
 }
 
-/// Every attack of the issue, its expected denial and the layer responsible.
-fn attacks(secret: &Path, victim: &Path, listener: &str) -> Vec<(Attack, Denial, &'static str)> {
+/// The expected denial of an attack and the layer that produces it.
+type Expected = (Denial, &'static str);
+
+/// One attack and its expected denial in each flavour.
+struct Row {
+    attack: Attack,
+    prepare: Expected,
+    execute: Expected,
+}
+
+impl Row {
+    /// The same denial, by the same layer, in every flavour.
+    fn same(attack: Attack, denial: Denial, layer: &'static str) -> Self {
+        Self {
+            attack,
+            prepare: (denial, layer),
+            execute: (denial, layer),
+        }
+    }
+
+    fn expected(&self, flavour: Flavour) -> Expected {
+        match flavour {
+            Flavour::Prepare => self.prepare,
+            Flavour::Execute => self.execute,
+        }
+    }
+}
+
+/// Every attack of the issue, its expected denial per flavour and the layer responsible.
+fn attacks(secret: &Path, victim: &Path, listener: &str) -> Vec<Row> {
     let host_pid = std::process::id() as i32;
     let path = |p: &Path| p.to_string_lossy().into_owned();
     vec![
-        (
+        Row::same(
             Attack::ReadFile(path(secret)),
             Denial::Errno(libc::ENOENT),
             "change-root",
         ),
-        (
+        Row::same(
             Attack::ReadFile("/etc/passwd".into()),
             Denial::Errno(libc::ENOENT),
             "change-root",
         ),
-        (Attack::ListRoot, Denial::Errno(libc::EACCES), "landlock"),
-        (
-            Attack::CreateFile("/escape".into()),
-            Denial::Errno(libc::EACCES),
-            "landlock",
-        ),
-        (
+        Row::same(Attack::ListRoot, Denial::Errno(libc::EACCES), "landlock"),
+        Row {
+            attack: Attack::CreateFile("/escape".into()),
+            prepare: (Denial::Errno(libc::EACCES), "landlock"),
+            // The kernel refuses creating on a read-only mount before it asks Landlock (with
+            // change-root off, Landlock answers `EACCES` here).
+            execute: (
+                Denial::Errno(libc::EROFS),
+                "change-root (read-only bind mount)",
+            ),
+        },
+        Row::same(
             Attack::WriteFile(path(victim)),
             Denial::Errno(libc::ENOENT),
             "change-root",
         ),
-        (Attack::SocketInet, Denial::KilledBySigsys, "seccomp"),
-        (Attack::SocketUnix, Denial::KilledBySigsys, "seccomp"),
-        (
+        Row::same(Attack::SocketInet, Denial::KilledBySigsys, "seccomp"),
+        Row::same(Attack::SocketUnix, Denial::KilledBySigsys, "seccomp"),
+        Row::same(
             Attack::Connect(listener.into()),
             Denial::KilledBySigsys,
             "seccomp",
         ),
-        (Attack::IoUringSetup, Denial::KilledBySigsys, "seccomp"),
-        (Attack::Execve, Denial::KilledBySigsys, "seccomp"),
-        (Attack::Ptrace(host_pid), Denial::KilledBySigsys, "seccomp"),
-        (
+        Row::same(Attack::IoUringSetup, Denial::KilledBySigsys, "seccomp"),
+        Row::same(Attack::Execve, Denial::KilledBySigsys, "seccomp"),
+        Row::same(Attack::Ptrace(host_pid), Denial::KilledBySigsys, "seccomp"),
+        Row::same(
             Attack::Kill(host_pid),
             Denial::Errno(libc::ESRCH),
             "secure clone (PID namespace)",
         ),
-        (
+        Row::same(
             Attack::OpenProcMem(host_pid),
             Denial::Errno(libc::ENOENT),
             "change-root",
@@ -146,8 +237,9 @@ async fn every_attack_is_denied_inside_a_real_sandboxed_job() {
 
     let mut failures = Vec::new();
     for flavour in FLAVOURS {
-        for (attack, expected, layer) in attacks(&secret, &victim, &listener_addr) {
-            let observed = flavour.run(&host, &attack).await;
+        for row in attacks(&secret, &victim, &listener_addr) {
+            let (attack, (expected, layer)) = (&row.attack, row.expected(*flavour));
+            let observed = flavour.run(&host, attack).await;
             if !matches(&observed, expected) {
                 failures.push(format!(
                     "{flavour:?} {attack:?}: expected {expected:?} ({layer}), got {observed:?}"

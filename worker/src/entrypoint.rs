@@ -118,9 +118,14 @@ pub fn parse(args: &[String]) -> Result<WorkerArgs, String> {
     }
 }
 
-/// Runs a worker from its arguments and returns the process exit code.
+/// Runs a worker from its arguments and returns the process exit code, with the production
+/// job bodies (compilation, `validate_block`).
 pub fn run(args: &[String]) -> ExitCode {
-    run_with(args, crate::prepare::compile_job)
+    run_with(
+        args,
+        crate::prepare::compile_job,
+        crate::execute::validate_block_on_big_stack,
+    )
 }
 
 fn run_probe(probe: Probe) -> ExitCode {
@@ -158,8 +163,14 @@ fn run_probe(probe: Probe) -> ExitCode {
     }
 }
 
-/// [`run`] with another prepare-job body (the test worker's test-only job kinds).
-pub fn run_with(args: &[String], job_fn: crate::PrepareJobFn) -> ExitCode {
+/// [`run`] with other job bodies: `prepare_job` runs inside every prepare job process,
+/// `execute_job` inside every execute job process. Only the test worker passes anything but
+/// the production bodies (its test-only job kinds).
+pub fn run_with(
+    args: &[String],
+    prepare_job: crate::PrepareJobFn,
+    execute_job: crate::ExecuteJobFn,
+) -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
@@ -175,10 +186,11 @@ pub fn run_with(args: &[String], job_fn: crate::PrepareJobFn) -> ExitCode {
             worker_dir,
             node_version,
         }) => {
-            match crate::execute_worker::run_execute_worker(
+            match crate::execute_worker::run_execute_worker_with(
                 &socket_path,
                 &worker_dir,
                 node_version.as_deref(),
+                execute_job,
             ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -197,7 +209,7 @@ pub fn run_with(args: &[String], job_fn: crate::PrepareJobFn) -> ExitCode {
                 &socket_path,
                 &worker_dir,
                 node_version.as_deref(),
-                job_fn,
+                prepare_job,
             ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

@@ -8,7 +8,7 @@
 //! a thread with `StackNativeMax` of stack, under the CPU-time limit.
 
 use crate::{
-    WorkerError, connect_and_sandbox,
+    ExecuteJobFn, WorkerError, connect_and_sandbox,
     execute::{LoadError, LoadedArtifact, load_artifact, validate_block_on_big_stack},
     job,
 };
@@ -28,6 +28,24 @@ pub fn run_execute_worker(
     socket_path: &Path,
     worker_dir: &Path,
     node_version: Option<&str>,
+) -> Result<(), WorkerError> {
+    run_execute_worker_with(
+        socket_path,
+        worker_dir,
+        node_version,
+        validate_block_on_big_stack,
+    )
+}
+
+/// [`run_execute_worker`] with another job body. Only the test worker uses this, to add
+/// test-only job kinds without compiling them into release binaries; everything around the
+/// body (artifact loading, PoV decompression, the sandboxed job process) stays the production
+/// code.
+pub fn run_execute_worker_with(
+    socket_path: &Path,
+    worker_dir: &Path,
+    node_version: Option<&str>,
+    job_fn: ExecuteJobFn,
 ) -> Result<(), WorkerError> {
     let (mut stream, sandbox) = connect_and_sandbox(
         socket_path,
@@ -57,6 +75,7 @@ pub fn run_execute_worker(
             sandbox: &sandbox,
             host_socket: stream.as_raw_fd(),
             pvf_logging: handshake.pvf_logging,
+            job_fn,
         };
         let response = worker.execute_one(&request, &mut cached);
         framing::send_blocking(&mut stream, &response)?;
@@ -79,6 +98,7 @@ struct ExecuteWorker<'a> {
     sandbox: &'a pvf_security::AppliedSandbox,
     host_socket: i32,
     pvf_logging: bool,
+    job_fn: ExecuteJobFn,
 }
 
 impl ExecuteWorker<'_> {
@@ -137,14 +157,8 @@ impl ExecuteWorker<'_> {
             request.execution_timeout,
             &[host_socket],
             |_| {
-                validate_block_on_big_stack(
-                    engine,
-                    &artifact.module,
-                    semantics,
-                    &params,
-                    pvf_logging,
-                )
-                .map_err(PrepareError::JobError)
+                (self.job_fn)(engine, &artifact.module, semantics, &params, pvf_logging)
+                    .map_err(PrepareError::JobError)
             },
         );
         match report.result {

@@ -62,6 +62,19 @@ pub enum WorkerError {
 /// test-only job). Receives the job's reply descriptor for the out-of-memory hook.
 pub type PrepareJobFn = fn(&PvfPrepData, i32) -> Result<prepare::CompiledArtifact, PrepareError>;
 
+/// The body of an execute job, run inside the sandboxed job process: `validate_block` on the
+/// worker's cached module with the decompressed parameters and the PVF-logging switch,
+/// [`execute::validate_block_on_big_stack`] in production. The test worker passes another body
+/// (test-only job kinds) through [`execute_worker::run_execute_worker_with`], so release
+/// binaries never contain it. `Err` is a job failure that is not the candidate's fault.
+pub type ExecuteJobFn = fn(
+    &wasmtime::Engine,
+    &wasmtime::Module,
+    &pvf_common::engine::Semantics,
+    &pvf_common::execute::ValidationParams,
+    bool,
+) -> Result<pvf_common::execute::JobResponse, String>;
+
 /// Runs a prepare worker until the host hangs up (`Ok`) or something breaks (`Err`).
 pub fn run_prepare_worker(
     socket_path: &Path,

@@ -1,13 +1,19 @@
-//! The attack job: runs inside the sandboxed job process and tries one escape.
+//! The attack jobs: run inside the sandboxed job process (prepare or execute) and try one
+//! escape each.
 
 use parity_scale_codec::{Decode, Encode};
-use pvf_common::{MemoryStats, PrepareError, PvfPrepData};
-use pvf_tests::attack::{ATTACK_MAGIC, Attack, AttackOutcome};
+use pvf_common::{
+    MemoryStats, PrepareError, PvfPrepData,
+    engine::Semantics,
+    execute::{JobResponse, ValidationParams},
+};
+use pvf_tests::attack::{ATTACK_MAGIC, ATTACK_OUTCOME_PREFIX, Attack, AttackOutcome};
 use pvf_worker::prepare::CompiledArtifact;
 use std::io::{self, Write};
 
-/// The job body: an attack if the blob asks for one, else a normal compilation.
-pub fn job(pvf: &PvfPrepData, reply_fd: i32) -> Result<CompiledArtifact, PrepareError> {
+/// The prepare job body: an attack if the PVF code asks for one, else a normal compilation.
+/// The outcome goes back as the "artifact".
+pub fn prepare_job(pvf: &PvfPrepData, reply_fd: i32) -> Result<CompiledArtifact, PrepareError> {
     let code = pvf.maybe_compressed_code();
     let Some(mut request) = code.strip_prefix(ATTACK_MAGIC) else {
         return pvf_worker::prepare::compile_job(pvf, reply_fd);
@@ -20,6 +26,30 @@ pub fn job(pvf: &PvfPrepData, reply_fd: i32) -> Result<CompiledArtifact, Prepare
         observed_wasm_code_len: 0,
         memory_stats: MemoryStats::default(),
     })
+}
+
+/// The execute job body: an attack if the candidate's block data asks for one, else the
+/// production `validate_block`. The outcome goes back as an invalid-candidate message,
+/// `ATTACK_OUTCOME_PREFIX ++ hex(SCALE(AttackOutcome))`, the one free-text answer that
+/// travels unchanged from the job to the caller of `execute_pvf`.
+pub fn execute_job(
+    engine: &wasmtime::Engine,
+    module: &wasmtime::Module,
+    semantics: &Semantics,
+    params: &ValidationParams,
+    logging: bool,
+) -> Result<JobResponse, String> {
+    let Some(mut request) = params.block_data.0.strip_prefix(ATTACK_MAGIC) else {
+        return pvf_worker::execute::validate_block_on_big_stack(
+            engine, module, semantics, params, logging,
+        );
+    };
+    let attack = Attack::decode(&mut request).map_err(|e| format!("bad attack: {e}"))?;
+    let outcome = perform(&attack);
+    Ok(JobResponse::InvalidCandidate(format!(
+        "{ATTACK_OUTCOME_PREFIX}{}",
+        hex::encode(outcome.encode())
+    )))
 }
 
 fn outcome_of<T>(result: io::Result<T>, success: impl FnOnce(T) -> String) -> AttackOutcome {
