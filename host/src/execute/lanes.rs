@@ -116,6 +116,11 @@ impl<T> Lanes<T> {
         self.queues[priority.index()].push_back(job);
     }
 
+    /// Puts `job` back at the front of its lane (it was taken but could not start).
+    pub fn push_front(&mut self, priority: ExecPriority, job: T) {
+        self.queues[priority.index()].push_front(job);
+    }
+
     /// Jobs waiting in all lanes.
     pub fn len(&self) -> usize {
         self.queues.iter().map(VecDeque::len).sum()

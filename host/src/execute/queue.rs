@@ -320,12 +320,19 @@ impl ExecuteQueue {
     ) {
         let outcome = outcome.unwrap_or_else(|_| ExecOutcome {
             worker: None,
+            unreached: false,
             result: Err(ValidationError::PossiblyInvalid(
                 pvf_common::execute::PossiblyInvalidError::AmbiguousWorkerDeath,
             )),
             artifact: ArtifactVerdict::Keep,
             cpu_time: None,
         });
+        if outcome.unreached {
+            // The worker was gone before the job began: not the candidate's fault, run it again.
+            self.retire(worker);
+            self.lanes.push_front(job.kind.priority(), job);
+            return;
+        }
         match (outcome.worker, self.workers.get_mut(worker)) {
             (Some(idle), Some(entry)) => entry.idle = Some(idle),
             _ => self.retire(worker),

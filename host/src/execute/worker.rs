@@ -54,6 +54,9 @@ pub struct ExecOutcome {
     pub artifact: ArtifactVerdict,
     /// CPU time of the job, when it reported one.
     pub cpu_time: Option<std::time::Duration>,
+    /// The request never reached the worker (it was already gone): the job did not start
+    /// and goes back to the queue; `result` is not for the caller.
+    pub unreached: bool,
 }
 
 impl Handler<RunExecuteJob> for WorkerActor {
@@ -73,6 +76,7 @@ fn outcome(
         result,
         artifact: ArtifactVerdict::Keep,
         cpu_time: None,
+        unreached: false,
     }
 }
 
@@ -99,6 +103,7 @@ pub async fn run_execute_job(
     let reply = exchange(&mut worker, &request).await;
     let mut out = ExecOutcome {
         worker: None,
+        unreached: reply.unreached,
         result: reply.result,
         artifact: reply.artifact,
         cpu_time: reply.cpu_time,
@@ -127,6 +132,8 @@ pub async fn run_execute_job(
 struct Reply {
     /// Whether the worker is healthy and may run the next job.
     keep: bool,
+    /// The request was never delivered.
+    unreached: bool,
     result: Result<ValidationResult, ValidationError>,
     artifact: ArtifactVerdict,
     cpu_time: Option<std::time::Duration>,
@@ -136,15 +143,18 @@ struct Reply {
 async fn exchange(worker: &mut IdleWorker, request: &ExecuteRequest) -> Reply {
     let kill = |result| Reply {
         keep: false,
+        unreached: false,
         result,
         artifact: ArtifactVerdict::Keep,
         cpu_time: None,
     };
     if let Err(e) = framing::send(&mut worker.stream, request).await {
         tracing::warn!(target: LOG_TARGET, pid = worker.pid, "cannot send an execution: {e}");
-        return kill(Err(ValidationError::PossiblyInvalid(
+        let mut reply = kill(Err(ValidationError::PossiblyInvalid(
             PossiblyInvalidError::AmbiguousWorkerDeath,
         )));
+        reply.unreached = true;
+        return reply;
     }
     let limit = request.execution_timeout * JOB_TIMEOUT_WALL_CLOCK_FACTOR;
     let received = tokio::time::timeout(
@@ -164,6 +174,7 @@ async fn exchange(worker: &mut IdleWorker, request: &ExecuteRequest) -> Reply {
     };
     let keep = |result, artifact, cpu_time| Reply {
         keep: true,
+        unreached: false,
         result,
         artifact,
         cpu_time,
