@@ -90,6 +90,8 @@ pub struct ExecuteHandshake {
     pub executor_params: crate::ExecutorParams,
     /// Whether the PVF's log lines reach the worker's log (off by default: PVFs can spam).
     pub pvf_logging: bool,
+    /// Keep the deserialised artifact between jobs (on by default; off only to measure).
+    pub keep_module_warm: bool,
 }
 
 /// Name of the artifact in an execute worker's dir: a hard link the host makes per job.

@@ -66,6 +66,9 @@ pub struct Config {
     /// Forward PVF log lines (`ext_logging_log`) to the log. Off by default, as in the newest
     /// reference: parachains can spam validator logs.
     pub pvf_logging: bool,
+    /// Execute workers keep the deserialised artifact between jobs (default on). Off costs a
+    /// read, checksum and deserialisation of the artifact per execution, as in the reference.
+    pub execute_module_cache: bool,
     /// Cache size bounds.
     pub artifacts_cleanup: ArtifactsCleanupConfig,
     /// How often the cache is pruned (default 1 h).
@@ -92,6 +95,7 @@ impl Config {
             prepare_workers_hard_max_num: 2,
             execute_workers_max_num: 4,
             pvf_logging: false,
+            execute_module_cache: true,
             artifacts_cleanup: ArtifactsCleanupConfig::default(),
             cleanup_pulse_interval: Duration::from_secs(3600),
             retry: RetryPolicy::default(),
@@ -373,6 +377,7 @@ fn start_actors(
         Box::new(execute::queue::ExecuteProcessSpawner {
             config: spawn_config.clone(),
             pvf_logging: config.pvf_logging,
+            keep_module_warm: config.execute_module_cache,
         }),
         host_ctx.address().recipient(),
     )

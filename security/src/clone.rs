@@ -13,16 +13,23 @@ use nix::{
 /// Stack for the cloned child; the job runs its own threads for the heavy work.
 pub const CLONE_STACK_SIZE: usize = 2 * 1024 * 1024;
 
-/// The namespaces a job gets.
-pub fn job_namespaces(worker_has_user_namespace: bool) -> CloneFlags {
+/// The namespaces a job gets. A new network namespace costs 0.5–1.3 ms per clone, so when
+/// the worker already sits in an empty one of its own, jobs inherit it instead: it has no
+/// interfaces, and sockets are denied by seccomp, so nothing can pass between jobs there.
+pub fn job_namespaces(
+    worker_has_user_namespace: bool,
+    worker_has_network_namespace: bool,
+) -> CloneFlags {
     let mut flags = CloneFlags::CLONE_NEWCGROUP
         | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWNET
         | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS;
     if !worker_has_user_namespace {
         flags |= CloneFlags::CLONE_NEWUSER;
+    }
+    if !worker_has_network_namespace {
+        flags |= CloneFlags::CLONE_NEWNET;
     }
     flags
 }
@@ -34,6 +41,8 @@ pub enum JobSpawn {
     SecureClone {
         /// The worker already unshared a user namespace (change-root), so jobs need no new one.
         worker_has_user_namespace: bool,
+        /// The worker already sits in its own empty network namespace.
+        worker_has_network_namespace: bool,
     },
     /// Plain `fork`.
     Fork,
@@ -59,6 +68,7 @@ pub unsafe fn spawn_job(
         }
         JobSpawn::SecureClone {
             worker_has_user_namespace,
+            worker_has_network_namespace,
         } => {
             let mut stack = vec![0u8; CLONE_STACK_SIZE];
             let mut child = Some(child);
@@ -74,7 +84,7 @@ pub unsafe fn spawn_job(
                 nix::sched::clone(
                     callback,
                     &mut stack,
-                    job_namespaces(worker_has_user_namespace),
+                    job_namespaces(worker_has_user_namespace, worker_has_network_namespace),
                     Some(libc::SIGCHLD),
                 )
             }

@@ -82,6 +82,13 @@ pub fn set_no_new_privs() -> Result<(), SecurityError> {
     Ok(())
 }
 
+/// Moves the worker into a new, empty network namespace, so that its jobs need not each get
+/// one. Works inside the worker's own user namespace (after change-root) or with
+/// `CAP_SYS_ADMIN`; returns whether it worked.
+fn own_network_namespace_now() -> bool {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).is_ok()
+}
+
 /// Applies the layers that `status` says work here. Change-root failures are always fatal (the
 /// worker would be half-isolated); Landlock and seccomp failures are fatal in secure-validator
 /// mode and logged otherwise.
@@ -98,6 +105,8 @@ pub fn apply_before_first_job(
         change_root::enable(kind, worker_dir)?;
         applied.worker_dir = PathBuf::from("/");
     }
+    // Before seccomp, which denies `unshare`.
+    let worker_netns = status.can_do_secure_clone && own_network_namespace_now();
     set_no_new_privs()?;
     let optional = |result: Result<(), SecurityError>| match result {
         Err(e) if status.secure_validator_mode => Err(e),
@@ -116,6 +125,7 @@ pub fn apply_before_first_job(
     if status.can_do_secure_clone {
         applied.job_spawn = JobSpawn::SecureClone {
             worker_has_user_namespace: status.can_unshare_user_namespace_and_change_root,
+            worker_has_network_namespace: worker_netns,
         };
     }
     Ok(applied)

@@ -49,6 +49,7 @@ pub fn can_unshare_user_namespace_and_change_root(dir: &Path) -> ProbeResult {
 pub fn can_do_secure_clone() -> ProbeResult {
     let how = clone::JobSpawn::SecureClone {
         worker_has_user_namespace: false,
+        worker_has_network_namespace: false,
     };
     // SAFETY: the probe process is single-threaded.
     let child = unsafe { clone::spawn_job(how, || clone::exit_now(0)) }

@@ -34,6 +34,7 @@ async fn sandboxed_execute_worker(cache: &Path) -> (IdleWorker, WorkerHandle) {
         &ExecuteHandshake {
             executor_params: ExecutorParams::new(),
             pvf_logging: false,
+            keep_module_warm: true,
         },
     )
     .await

@@ -296,6 +296,9 @@ async fn workers_run_with_seccomp_no_new_privs_and_the_worker_dir_as_root() {
     };
     assert_eq!(field("Seccomp:").as_deref(), Some("2"), "{status}");
     assert_eq!(field("NoNewPrivs:").as_deref(), Some("1"), "{status}");
+    // The worker sits in its own (empty) network namespace; its jobs inherit it.
+    let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    assert_ne!(ns(&workers[0].to_string()), ns("self"));
     // The worker's root is its (now emptied) worker dir: no /etc, no /proc, nothing.
     let root_entries: Vec<_> = std::fs::read_dir(format!("/proc/{}/root", workers[0]))
         .unwrap()

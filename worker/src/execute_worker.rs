@@ -78,6 +78,9 @@ pub fn run_execute_worker_with(
             job_fn,
         };
         let response = worker.execute_one(&request, &mut cached);
+        if !handshake.keep_module_warm {
+            cached = None;
+        }
         framing::send_blocking(&mut stream, &response)?;
     }
 }

@@ -128,6 +128,8 @@ pub struct ExecuteProcessSpawner {
     pub config: Arc<WorkerSpawnConfig>,
     /// Whether PVF log lines reach the worker's log.
     pub pvf_logging: bool,
+    /// Whether workers keep the deserialised artifact between jobs.
+    pub keep_module_warm: bool,
 }
 
 impl SpawnExecuteWorker for ExecuteProcessSpawner {
@@ -137,11 +139,13 @@ impl SpawnExecuteWorker for ExecuteProcessSpawner {
         params: Arc<ExecutorParams>,
         on_death: Recipient<WorkerDied>,
     ) -> LocalBoxFuture<'static, Result<SpawnedExecuteWorker, String>> {
-        let (config, pvf_logging) = (self.config.clone(), self.pvf_logging);
+        let (config, pvf_logging, keep_module_warm) =
+            (self.config.clone(), self.pvf_logging, self.keep_module_warm);
         Box::pin(async move {
             let handshake = ExecuteHandshake {
                 executor_params: (*params).clone(),
                 pvf_logging,
+                keep_module_warm,
             };
             let (idle, handle) = spawn_execute_worker(&config, &handshake)
                 .await
