@@ -197,7 +197,11 @@ pub unsafe fn pre_instantiate_with_trap_stubs<T: 'static>(
         .map_err(|e| format!("cannot instantiate: {e:#}"))
 }
 
-fn func_type(engine: &Engine, sig: &host_function_signatures::HostFunctionSignature) -> FuncType {
+/// The wasmtime type of a host function from the PVF table.
+pub fn func_type(
+    engine: &Engine,
+    sig: &host_function_signatures::HostFunctionSignature,
+) -> FuncType {
     let to_wasm = |t: &ValType| match t {
         ValType::I32 => wasmtime::ValType::I32,
         ValType::I64 => wasmtime::ValType::I64,

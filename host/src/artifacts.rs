@@ -168,6 +168,11 @@ pub struct Artifacts {
 
 impl Artifacts {
     /// The state of an artifact, if known.
+    pub fn artifact_state(&self, id: &ArtifactId) -> Option<&ArtifactState> {
+        self.inner.get(id)
+    }
+
+    /// The state of an artifact, if known, for changing it.
     pub fn artifact_state_mut(&mut self, id: &ArtifactId) -> Option<&mut ArtifactState> {
         self.inner.get_mut(id)
     }

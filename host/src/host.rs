@@ -20,7 +20,9 @@ use crate::{
 };
 use actix::prelude::*;
 use pvf_common::execute::{PersistedValidationData, PoV, ValidationError};
-use pvf_common::{LOG_TARGET, PrecheckResult, PrepareResult, PvfPrepData, prepare::PrepareSuccess};
+use pvf_common::{
+    LOG_TARGET, PrecheckResult, PrepareError, PrepareResult, PvfPrepData, prepare::PrepareSuccess,
+};
 use std::time::{Duration, SystemTime};
 use std::{
     collections::{HashMap, HashSet},
@@ -237,25 +239,19 @@ impl HostActor {
                     self.queue.do_send(Enqueue { priority, pvf });
                 }
             }
-            Some(ArtifactState::FailedToProcess {
-                last_time_failed,
-                num_failures,
-                error,
-            }) => {
-                if self
-                    .retry
-                    .can_retry(*last_time_failed, *num_failures, error)
-                {
-                    let num_failures = *num_failures;
-                    self.enqueue(id, priority, pvf, Waiters::default(), num_failures);
-                } else {
+            Some(ArtifactState::FailedToProcess { .. }) => match self.retry_allowed(&id) {
+                Some(Ok(num_failures)) => {
+                    self.enqueue(id, priority, pvf, Waiters::default(), num_failures)
+                }
+                Some(Err(error)) => {
                     let _ = pending
                         .request
                         .result_tx
-                        .send(Err(ValidationError::from(error.clone())));
+                        .send(Err(ValidationError::from(error)));
                     return;
                 }
-            }
+                None => {}
+            },
             None => self.enqueue(id, priority, pvf, Waiters::default(), 0),
         }
         self.awaiting_prepare.entry(id).or_default().push(pending);
@@ -305,6 +301,28 @@ impl HostActor {
     ) {
         self.artifacts.insert_preparing(id, waiters, num_failures);
         self.queue.do_send(Enqueue { priority, pvf });
+    }
+
+    /// For a failed artifact: `Ok(failures so far)` if it may be prepared again now, else the
+    /// stored error. Pre-checks never call this: they never retry.
+    fn retry_allowed(&self, id: &ArtifactId) -> Option<Result<u32, PrepareError>> {
+        match self.artifacts.artifact_state(id)? {
+            ArtifactState::FailedToProcess {
+                last_time_failed,
+                num_failures,
+                error,
+            } => Some(
+                if self
+                    .retry
+                    .can_retry(*last_time_failed, *num_failures, error)
+                {
+                    Ok(*num_failures)
+                } else {
+                    Err(error.clone())
+                },
+            ),
+            _ => None,
+        }
     }
 
     fn handle_precheck(&mut self, pvf: PvfPrepData, result_tx: oneshot::Sender<PrecheckResult>) {
@@ -371,25 +389,19 @@ impl HostActor {
                     self.queue.do_send(Enqueue { priority, pvf });
                 }
             }
-            Some(ArtifactState::FailedToProcess {
-                last_time_failed,
-                num_failures,
-                error,
-            }) => {
-                if self
-                    .retry
-                    .can_retry(*last_time_failed, *num_failures, error)
-                {
-                    let num_failures = *num_failures;
+            Some(ArtifactState::FailedToProcess { .. }) => match self.retry_allowed(&id) {
+                Some(Ok(num_failures)) => {
                     let waiters = Waiters {
                         precheck: Vec::new(),
                         prepare: vec![result_tx],
                     };
                     self.enqueue(id, priority, pvf, waiters, num_failures);
-                } else {
-                    let _ = result_tx.send(Err(error.clone()));
                 }
-            }
+                Some(Err(error)) => {
+                    let _ = result_tx.send(Err(error));
+                }
+                None => {}
+            },
             None => {
                 let waiters = Waiters {
                     precheck: Vec::new(),
@@ -408,16 +420,8 @@ impl HostActor {
                     last_time_needed, ..
                 }) => *last_time_needed = SystemTime::now(),
                 Some(ArtifactState::Preparing { .. }) => {}
-                Some(ArtifactState::FailedToProcess {
-                    last_time_failed,
-                    num_failures,
-                    error,
-                }) => {
-                    if self
-                        .retry
-                        .can_retry(*last_time_failed, *num_failures, error)
-                    {
-                        let num_failures = *num_failures;
+                Some(ArtifactState::FailedToProcess { .. }) => {
+                    if let Some(Ok(num_failures)) = self.retry_allowed(&id) {
                         self.enqueue(id, Priority::Normal, pvf, Waiters::default(), num_failures);
                     }
                 }

@@ -176,25 +176,22 @@ async fn a_deleted_or_corrupted_artifact_is_prepared_again_never_invalid() {
         bytes[middle] ^= 0xff;
         std::fs::write(&artifact, bytes).unwrap();
     }
-    for pid in procs::workers_of(cache.path()) {
-        if procs::cmdline(pid)
-            .unwrap_or_default()
-            .contains("execute-worker")
-        {
-            procs::signal(pid, libc::SIGKILL);
-        }
-    }
+    let execute_workers: Vec<i32> = procs::workers_of(cache.path())
+        .into_iter()
+        .filter(|pid| {
+            procs::cmdline(*pid)
+                .unwrap_or_default()
+                .contains("execute-worker")
+        })
+        .collect();
+    assert_eq!(execute_workers.len(), 1, "{execute_workers:?}");
+    procs::signal(execute_workers[0], libc::SIGKILL);
+    // Wait for the zombie state, not an empty command line: the kernel drops the command line
+    // before it closes the dead process's sockets.
     pvf_tests::poll_until(
         Duration::from_secs(5),
-        "the execute worker to be gone",
-        || {
-            (!procs::workers_of(cache.path()).iter().any(|p| {
-                procs::cmdline(*p)
-                    .unwrap_or_default()
-                    .contains("execute-worker")
-            }))
-            .then_some(())
-        },
+        "the execute worker to be dead",
+        || (!procs::is_alive(execute_workers[0])).then_some(()),
     )
     .await;
     assert_eq!(run().await, Ok(adder.expected.clone()));

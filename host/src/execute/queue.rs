@@ -400,3 +400,7 @@ impl Handler<PruneBacking> for ExecuteQueue {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "queue_tests.rs"]
+mod tests;

@@ -35,7 +35,7 @@ mod trie;
 #[cfg(test)]
 mod tests;
 
-use pvf_common::host_function_signatures::{self, HostFunctionSignature, ValType};
+use pvf_common::host_function_signatures;
 use sc_allocator::FreeingBumpHeapAllocator;
 use std::collections::HashSet;
 use wasmtime::{
@@ -230,18 +230,7 @@ pub(crate) fn wrap<Params, Results>(
     Ok(true)
 }
 
-/// The wasmtime type of a host-function signature from the table.
-pub fn func_type(engine: &Engine, sig: &HostFunctionSignature) -> FuncType {
-    let to_wasm = |t: &ValType| match t {
-        ValType::I32 => wasmtime::ValType::I32,
-        ValType::I64 => wasmtime::ValType::I64,
-    };
-    FuncType::new(
-        engine,
-        sig.params.iter().map(to_wasm),
-        sig.result.iter().map(to_wasm),
-    )
-}
+pub use pvf_common::engine::func_type;
 
 /// The host-function result type.
 pub(crate) type HostResult<T> = wasmtime::Result<T>;

@@ -11,6 +11,7 @@
 
 use super::*;
 use pvf_common::engine::{Semantics, new_engine};
+use pvf_common::host_function_signatures::ValType;
 use sp_wasm_interface::{Function, FunctionContext, Pointer, Value};
 use std::sync::OnceLock;
 use wasmtime::{InstancePre, Val};
