@@ -141,3 +141,9 @@ pub(crate) fn execute_finished(elapsed: Duration) {
     metrics::counter!("polkadot_pvf_execute_finished").increment(1);
     metrics::histogram!("polkadot_pvf_execution_time").record(elapsed.as_secs_f64());
 }
+
+/// The decompressed size of a PoV a job executed.
+pub(crate) fn execute_pov_decompressed(pov_size: u32) {
+    metrics::histogram!("polkadot_parachain_candidate_validation_pov_size", "compressed" => "false")
+        .record(f64::from(pov_size));
+}

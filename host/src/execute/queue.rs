@@ -329,8 +329,11 @@ impl ExecuteQueue {
                 pvf_common::execute::PossiblyInvalidError::AmbiguousWorkerDeath,
             )),
             artifact: ArtifactVerdict::Keep,
-            cpu_time: None,
+            job_stats: None,
         });
+        if let Some(stats) = outcome.job_stats {
+            crate::metrics::execute_pov_decompressed(stats.pov_size);
+        }
         if outcome.unreached {
             // The worker was gone before the job began: not the candidate's fault, run it again.
             self.retire(worker);

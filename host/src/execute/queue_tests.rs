@@ -3,7 +3,7 @@
 //! fake host records `ArtifactNeedsPreparation`.
 
 use super::*;
-use crate::{artifacts::ArtifactId, spawn::WorkerDir};
+use crate::{artifacts::ArtifactId, execute::worker::JobStats, spawn::WorkerDir};
 use actix::dev::{MessageResponse, OneshotSender};
 use pvf_common::{
     ArtifactChecksum, ExecutorParam, PrepareJobKind,
@@ -107,7 +107,10 @@ impl Script {
             worker: Some(idle),
             result,
             artifact,
-            cpu_time: Some(Duration::from_millis(1)),
+            job_stats: Some(JobStats {
+                cpu_time: Duration::from_millis(1),
+                pov_size: 0,
+            }),
             unreached: false,
         };
         Some(match self {
@@ -125,7 +128,7 @@ impl Script {
                     PossiblyInvalidError::AmbiguousWorkerDeath,
                 )),
                 artifact: ArtifactVerdict::Keep,
-                cpu_time: None,
+                job_stats: None,
                 unreached: true,
             },
             Script::NoReply => return None,

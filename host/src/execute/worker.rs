@@ -43,6 +43,15 @@ pub enum ArtifactVerdict {
     Missing,
 }
 
+/// Figures a job reports with its answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JobStats {
+    /// CPU time of the job process.
+    pub cpu_time: std::time::Duration,
+    /// Size of the decompressed PoV, in bytes.
+    pub pov_size: u32,
+}
+
 /// How an execution ended.
 #[derive(Debug)]
 pub struct ExecOutcome {
@@ -52,8 +61,8 @@ pub struct ExecOutcome {
     pub result: Result<ValidationResult, ValidationError>,
     /// What to do with the artifact.
     pub artifact: ArtifactVerdict,
-    /// CPU time of the job, when it reported one.
-    pub cpu_time: Option<std::time::Duration>,
+    /// What the job reported about itself, when it ran to an answer.
+    pub job_stats: Option<JobStats>,
     /// The request never reached the worker (it was already gone): the job did not start
     /// and goes back to the queue; `result` is not for the caller.
     pub unreached: bool,
@@ -75,7 +84,7 @@ fn outcome(
         worker,
         result,
         artifact: ArtifactVerdict::Keep,
-        cpu_time: None,
+        job_stats: None,
         unreached: false,
     }
 }
@@ -106,7 +115,7 @@ pub async fn run_execute_job(
         unreached: reply.unreached,
         result: reply.result,
         artifact: reply.artifact,
-        cpu_time: reply.cpu_time,
+        job_stats: reply.job_stats,
     };
     if !reply.keep {
         // The worker goes; its directory is removed with it.
@@ -136,7 +145,7 @@ struct Reply {
     unreached: bool,
     result: Result<ValidationResult, ValidationError>,
     artifact: ArtifactVerdict,
-    cpu_time: Option<std::time::Duration>,
+    job_stats: Option<JobStats>,
 }
 
 /// Sends the request and maps the reply, with the keep-or-kill decision per case.
@@ -146,7 +155,7 @@ async fn exchange(worker: &mut IdleWorker, request: &ExecuteRequest) -> Reply {
         unreached: false,
         result,
         artifact: ArtifactVerdict::Keep,
-        cpu_time: None,
+        job_stats: None,
     };
     if let Err(e) = framing::send(&mut worker.stream, request).await {
         tracing::warn!(target: LOG_TARGET, pid = worker.pid, "cannot send an execution: {e}");
@@ -172,12 +181,12 @@ async fn exchange(worker: &mut IdleWorker, request: &ExecuteRequest) -> Reply {
         }
         Ok(Ok(response)) => response,
     };
-    let keep = |result, artifact, cpu_time| Reply {
+    let keep = |result, artifact, job_stats| Reply {
         keep: true,
         unreached: false,
         result,
         artifact,
-        cpu_time,
+        job_stats,
     };
     match response {
         // The job says it finished, but over its limit: a timeout, as the worker would say.
@@ -187,9 +196,12 @@ async fn exchange(worker: &mut IdleWorker, request: &ExecuteRequest) -> Reply {
         WorkerResponse::Job {
             job_response,
             duration,
-            ..
+            pov_size,
         } => {
-            let cpu = Some(duration);
+            let cpu = Some(JobStats {
+                cpu_time: duration,
+                pov_size,
+            });
             match job_response {
                 JobResponse::Ok { result_descriptor } => {
                     keep(Ok(result_descriptor), ArtifactVerdict::Keep, cpu)
