@@ -405,5 +405,8 @@ impl Handler<PruneBacking> for ExecuteQueue {
 }
 
 #[cfg(test)]
+#[path = "queue_test_harness.rs"]
+mod test_harness;
+#[cfg(test)]
 #[path = "queue_tests.rs"]
 mod tests;
