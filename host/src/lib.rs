@@ -381,6 +381,7 @@ fn start_actors(
         }),
         host_ctx.address().recipient(),
     )
+    .with_warm_workers(config.execute_module_cache)
     .start();
     let pool = Pool::new(
         Box::new(ProcessSpawner {

@@ -28,6 +28,9 @@ pub struct RunExecuteJob {
     pub idle: IdleWorker,
     /// The artifact file in the cache dir.
     pub artifact_path: PathBuf,
+    /// Link the artifact into the worker dir; `false` when the worker already holds this
+    /// artifact deserialised and will not read the file.
+    pub link_artifact: bool,
     /// What to run.
     pub request: ExecuteRequest,
 }
@@ -72,7 +75,12 @@ impl Handler<RunExecuteJob> for WorkerActor {
     type Result = ResponseFuture<ExecOutcome>;
 
     fn handle(&mut self, job: RunExecuteJob, _: &mut Self::Context) -> Self::Result {
-        Box::pin(run_execute_job(job.idle, job.artifact_path, job.request))
+        Box::pin(run_execute_job(
+            job.idle,
+            job.artifact_path,
+            job.link_artifact,
+            job.request,
+        ))
     }
 }
 
@@ -93,11 +101,11 @@ fn outcome(
 pub async fn run_execute_job(
     mut worker: IdleWorker,
     artifact_path: PathBuf,
+    link_artifact: bool,
     request: ExecuteRequest,
 ) -> ExecOutcome {
     let link = worker.worker_dir.path().join(ARTIFACT_FILE_NAME);
-    let _ = tokio::fs::remove_file(&link).await;
-    if let Err(e) = tokio::fs::hard_link(&artifact_path, &link).await {
+    if link_artifact && let Err(e) = tokio::fs::hard_link(&artifact_path, &link).await {
         let mut out = outcome(
             Some(worker),
             Err(ValidationError::Internal(
@@ -122,7 +130,7 @@ pub async fn run_execute_job(
         return out;
     }
     out.worker = Some(worker);
-    if let Err(e) = tokio::fs::remove_file(&link).await {
+    if link_artifact && let Err(e) = tokio::fs::remove_file(&link).await {
         tracing::error!(target: LOG_TARGET, ?link, "cannot clear the execute worker dir: {e}");
         out.worker = None;
         if out.result.is_ok() {
