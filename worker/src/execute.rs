@@ -56,6 +56,11 @@ pub fn load_artifact(
     // is built from the same executor parameters).
     let module = unsafe { Module::deserialize(engine, bytes) }
         .map_err(|e| LoadError::Deserialize(format!("{e:#}")))?;
+    // Build the copy-on-write memory image now, once: otherwise every job process builds
+    // it again (and throws it away) on instantiation. This runs no guest code.
+    module
+        .initialize_copy_on_write_image()
+        .map_err(|e| LoadError::Deserialize(format!("cannot build the memory image: {e:#}")))?;
     Ok(LoadedArtifact {
         checksum: expected,
         module,
