@@ -1,5 +1,5 @@
-//! Execution (in progress): the lane policy, the per-job execute state machine, and the
-//! execute queue actor that owns the execute workers.
+//! Execution: the lane policy, the per-job execute state machine, and the execute queue
+//! actor that owns the execute workers.
 
 pub mod lanes;
 pub mod queue;
