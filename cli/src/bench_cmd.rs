@@ -47,6 +47,19 @@ struct Case {
     params: ValidationParams,
 }
 
+impl Case {
+    /// The PVF as the host prepares it for execution.
+    fn pvf(&self) -> PvfPrepData {
+        PvfPrepData::from_code(
+            self.code.clone(),
+            ExecutorParams::new(),
+            Duration::from_secs(360),
+            PrepareJobKind::Compilation,
+            DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
+        )
+    }
+}
+
 fn cases(args: &ExecuteBenchArgs) -> Result<Vec<Case>, String> {
     if let Some(path) = &args.pvf {
         let code =
@@ -125,13 +138,7 @@ fn ms(d: Duration) -> String {
 }
 
 fn in_process(case: &Case, runs: usize) -> Result<Duration, String> {
-    let pvf = PvfPrepData::from_code(
-        case.code.clone(),
-        ExecutorParams::new(),
-        Duration::from_secs(360),
-        PrepareJobKind::Compilation,
-        DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
-    );
+    let pvf = case.pvf();
     let (artifact, _) = pvf_worker::prepare::compile(&pvf).map_err(|e| e.to_string())?;
     let semantics = Semantics::default();
     let engine = engine::new_engine(&semantics)?;
@@ -166,13 +173,7 @@ fn end_to_end(args: &ExecuteBenchArgs, case: &Case, warm: bool) -> Result<Vec<Du
     config.execute_workers_max_num = 1;
     config.execute_module_cache = warm;
     let host = pvf_host::start(config).map_err(|e| e.to_string())?;
-    let pvf = PvfPrepData::from_code(
-        case.code.clone(),
-        ExecutorParams::new(),
-        Duration::from_secs(360),
-        PrepareJobKind::Compilation,
-        DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
-    );
+    let pvf = case.pvf();
     let pvd = PersistedValidationData {
         parent_head: case.params.parent_head.clone(),
         relay_parent_number: case.params.relay_parent_number,
