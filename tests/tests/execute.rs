@@ -227,27 +227,27 @@ async fn timeouts_and_killed_workers_or_jobs_give_the_documented_classes() {
         started.elapsed()
     );
 
-    let execute_worker = || {
-        procs::workers_of(cache.path()).into_iter().find(|p| {
-            procs::cmdline(*p)
-                .unwrap_or_default()
-                .contains("execute-worker")
-        })
+    let busy_execute_worker = || {
+        procs::workers_of(cache.path())
+            .into_iter()
+            .filter(|p| {
+                procs::cmdline(*p)
+                    .unwrap_or_default()
+                    .contains("execute-worker")
+            })
+            .find_map(|p| procs::task_children(p).first().map(|job| (p, *job)))
     };
     for kill_job in [false, true] {
         let running = execute(&host, &looping, &params, Duration::from_secs(20));
         let killer = async {
-            let worker =
-                pvf_tests::poll_until(Duration::from_secs(10), "an execute worker", execute_worker)
-                    .await;
-            let target = if kill_job {
-                pvf_tests::poll_until(Duration::from_secs(10), "its job", || {
-                    procs::task_children(worker).first().copied()
+            // The worker running this job is the one with a job process: a worker killed
+            // after the previous timeout may still be visible for a moment.
+            let (worker, job) =
+                pvf_tests::poll_until(Duration::from_secs(10), "a busy execute worker", || {
+                    busy_execute_worker()
                 })
-                .await
-            } else {
-                worker
-            };
+                .await;
+            let target = if kill_job { job } else { worker };
             procs::signal(target, libc::SIGKILL);
         };
         let (result, ()) = tokio::join!(running, killer);
