@@ -13,7 +13,7 @@
 //! | deterministic stack | `StackLogicalMax` values (default 65536), injected by `wasm-instrument` | a PVF hits the limit at the same depth on every machine |
 //! | native stack | `StackNativeMax` bytes (default 256 MiB) | far above what the logical limit can use |
 //! | memory | an imported memory becomes a defined one with no maximum in the module; the limit (`MaxMemoryPages` + 32, default 2080 pages) is a per-store limit at instantiation | as the reference today; so memory size never changes artifact bytes |
-//! | missing function imports | linked as traps naming the function | PVFs import storage functions they never call |
+//! | missing function imports | linked as traps naming the function (`pvf_worker::host_functions::link`, used by pre-checking and execution alike) | PVFs import storage functions they never call |
 //!
 //! Changing any of these can change verdicts, and those that change compiled bytes must be
 //! reflected in [`ExecutorParams::prep_hash`](crate::ExecutorParams::prep_hash).
@@ -24,7 +24,7 @@ use crate::{
     host_function_signatures::{self, ValType},
 };
 use sc_executor_common::runtime_blob::RuntimeBlob;
-use wasmtime::{Engine, ExternType, FuncType, InstancePre, Linker, Module, WasmFeatures};
+use wasmtime::{Engine, FuncType, WasmFeatures};
 
 /// Pages added on top of `MaxMemoryPages` for the stack and static data.
 pub const DEFAULT_HEAP_PAGES_ESTIMATE: u32 = 32;
@@ -144,59 +144,6 @@ pub fn prepare(blob: RuntimeBlob, sem: &Semantics) -> Result<Vec<u8>, String> {
     precompile(&new_engine(sem)?, &instrumented)
 }
 
-/// Loads artifact bytes and links every import: functions of the PVF host-function set must
-/// have the right signature; every other `env` function becomes a trap naming itself; any
-/// other import fails. Failure is `RuntimeConstruction`.
-///
-/// # Safety
-///
-/// `artifact` must be bytes produced by [`precompile`] with an engine of the same
-/// configuration, unmodified: wasmtime trusts the machine code inside.
-pub unsafe fn pre_instantiate_with_trap_stubs<T: 'static>(
-    engine: &Engine,
-    artifact: &[u8],
-) -> Result<InstancePre<T>, String> {
-    // SAFETY: the caller guarantees the bytes come from `precompile` on this configuration.
-    let module = unsafe { Module::deserialize(engine, artifact) }
-        .map_err(|e| format!("cannot deserialize the artifact: {e:#}"))?;
-    let mut linker = Linker::new(engine);
-    for import in module.imports() {
-        let (module_name, name) = (import.module(), import.name());
-        let func_ty = match import.ty() {
-            ExternType::Func(ty) if module_name == "env" => ty,
-            ExternType::Func(_) => {
-                return Err(format!(
-                    "host doesn't provide any imports from non-env module: {module_name}:{name}"
-                ));
-            }
-            _ => {
-                return Err(format!(
-                    "host doesn't provide any non function imports: {module_name}:{name}"
-                ));
-            }
-        };
-        if let Some(expected) = host_function_signatures::find(name) {
-            let expected_ty = func_type(engine, expected);
-            if !FuncType::eq(&expected_ty, &func_ty) {
-                return Err(format!(
-                    "signature mismatch for env:{name}: the host provides {expected_ty}, the PVF imports {func_ty}"
-                ));
-            }
-        }
-        let trap_name = name.to_string();
-        linker
-            .func_new(module_name, name, func_ty, move |_, _, _| {
-                Err(wasmtime::format_err!(
-                    "call to a missing function env:{trap_name}"
-                ))
-            })
-            .map_err(|e| format!("cannot link env:{name}: {e:#}"))?;
-    }
-    linker
-        .instantiate_pre(&module)
-        .map_err(|e| format!("cannot instantiate: {e:#}"))
-}
-
 /// The wasmtime type of a host function from the PVF table.
 pub fn func_type(
     engine: &Engine,
@@ -232,46 +179,6 @@ mod tests {
     fn compiling_twice_gives_identical_bytes() {
         let sem = Semantics::default();
         assert_eq!(compile(SMALL, &sem).unwrap(), compile(SMALL, &sem).unwrap());
-    }
-
-    #[test]
-    fn imported_memory_and_missing_functions_link() {
-        let sem = Semantics::default();
-        let artifact = compile(SMALL, &sem).unwrap();
-        let engine = new_engine(&sem).unwrap();
-        // SAFETY: produced by `precompile` with this configuration just above.
-        unsafe { pre_instantiate_with_trap_stubs::<()>(&engine, &artifact) }.unwrap();
-    }
-
-    #[test]
-    fn known_host_function_with_wrong_signature_fails_to_link() {
-        let sem = Semantics::default();
-        let artifact = compile(
-            r#"(module (import "env" "ext_hashing_blake2_256_version_1" (func (param i32) (result i32))))"#,
-            &sem,
-        )
-        .unwrap();
-        let engine = new_engine(&sem).unwrap();
-        // SAFETY: produced by `precompile` with this configuration just above.
-        let Err(err) = (unsafe { pre_instantiate_with_trap_stubs::<()>(&engine, &artifact) })
-        else {
-            panic!("linking must fail")
-        };
-        assert!(err.contains("signature mismatch"), "{err}");
-    }
-
-    #[test]
-    fn non_function_and_foreign_imports_fail_to_link() {
-        let sem = Semantics::default();
-        let engine = new_engine(&sem).unwrap();
-        for wat in [
-            r#"(module (import "env" "table" (table 1 funcref)))"#,
-            r#"(module (import "other" "f" (func)))"#,
-        ] {
-            let artifact = compile(wat, &sem).unwrap();
-            // SAFETY: produced by `precompile` with this configuration just above.
-            assert!(unsafe { pre_instantiate_with_trap_stubs::<()>(&engine, &artifact) }.is_err());
-        }
     }
 
     #[test]

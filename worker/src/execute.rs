@@ -17,7 +17,7 @@ use pvf_common::{
     framing::truncate_message,
     prepare::ArtifactChecksum,
 };
-use wasmtime::{Engine, Linker, Module};
+use wasmtime::{Engine, InstancePre, Linker, Module};
 
 /// Extra stack for the execution thread on top of `StackNativeMax`: room for the host-side
 /// frames around the wasm code (wasmtime runs guest code on the caller's stack).
@@ -67,6 +67,20 @@ pub fn load_artifact(
     })
 }
 
+/// Links every import of `module` with the PVF host functions (other `env` functions as
+/// named traps) and prepares instantiation. Pre-checking and execution both use this, so a
+/// PVF that pre-checks also links when executed. Failure is `RuntimeConstruction`.
+pub fn link_and_pre_instantiate(
+    engine: &Engine,
+    module: &Module,
+) -> Result<InstancePre<HostState>, String> {
+    let mut linker = Linker::new(engine);
+    host_functions::link(&mut linker, module)?;
+    linker
+        .instantiate_pre(module)
+        .map_err(|e| format!("cannot instantiate: {e:#}"))
+}
+
 /// Runs `validate_block(params)` once on a fresh instance of `module`.
 pub fn validate_block(
     engine: &Engine,
@@ -78,13 +92,9 @@ pub fn validate_block(
     let invalid = |msg: String| JobResponse::InvalidCandidate(truncate_message(msg));
     let construction = |msg: String| JobResponse::RuntimeConstruction(truncate_message(msg));
 
-    let mut linker = Linker::new(engine);
-    if let Err(e) = host_functions::link(&mut linker, module) {
-        return construction(e);
-    }
-    let instance_pre = match linker.instantiate_pre(module) {
+    let instance_pre = match link_and_pre_instantiate(engine, module) {
         Ok(pre) => pre,
-        Err(e) => return construction(format!("cannot instantiate: {e:#}")),
+        Err(e) => return construction(e),
     };
     let state = HostState::new(Some(semantics.max_memory_pages)).with_logging(logging);
     let mut store = host_functions::new_store(engine, state);
@@ -171,4 +181,54 @@ pub fn validate_block_on_big_stack(
             .join()
             .map_err(|_| "the execute thread panicked".to_string())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn module(wat: &str) -> (Engine, Module) {
+        let sem = Semantics::default();
+        let wasm = wat::parse_str(wat).unwrap();
+        let artifact =
+            pvf_common::engine::prepare(pvf_common::engine::prevalidate(&wasm).unwrap(), &sem)
+                .unwrap();
+        let engine = pvf_common::engine::new_engine(&sem).unwrap();
+        let loaded = load_artifact(&engine, &artifact, ArtifactChecksum::of(&artifact)).unwrap();
+        (engine, loaded.module)
+    }
+
+    #[test]
+    fn imported_memory_and_missing_functions_link() {
+        let (engine, module) = module(
+            r#"(module
+                (import "env" "memory" (memory 1))
+                (import "env" "ext_storage_get_version_1" (func $get (param i64) (result i64)))
+                (func (export "validate_block") (param i32 i32) (result i64)
+                    (i64.extend_i32_u (i32.add (local.get 0) (local.get 1)))))"#,
+        );
+        link_and_pre_instantiate(&engine, &module).unwrap();
+    }
+
+    #[test]
+    fn known_host_function_with_wrong_signature_fails_to_link() {
+        let (engine, module) = module(
+            r#"(module (import "env" "ext_hashing_blake2_256_version_1" (func (param i32) (result i32))))"#,
+        );
+        let Err(err) = link_and_pre_instantiate(&engine, &module) else {
+            panic!("linking must fail")
+        };
+        assert!(err.contains("signature mismatch"), "{err}");
+    }
+
+    #[test]
+    fn non_function_and_foreign_imports_fail_to_link() {
+        for wat in [
+            r#"(module (import "env" "table" (table 1 funcref)))"#,
+            r#"(module (import "other" "f" (func)))"#,
+        ] {
+            let (engine, module) = module(wat);
+            assert!(link_and_pre_instantiate(&engine, &module).is_err(), "{wat}");
+        }
+    }
 }

@@ -38,7 +38,12 @@ pub fn compile(pvf: &PvfPrepData) -> Result<(Vec<u8>, u32), PrepareError> {
     if pvf.prep_kind() == PrepareJobKind::Prechecking {
         let engine = engine::new_engine(&semantics).map_err(PrepareError::RuntimeConstruction)?;
         // SAFETY: `artifact` was produced by `engine::prepare` with the same semantics just now.
-        unsafe { engine::pre_instantiate_with_trap_stubs::<()>(&engine, &artifact) }
+        let module = unsafe { wasmtime::Module::deserialize(&engine, &artifact) }.map_err(|e| {
+            PrepareError::RuntimeConstruction(msg(format!(
+                "cannot deserialize the artifact: {e:#}"
+            )))
+        })?;
+        crate::execute::link_and_pre_instantiate(&engine, &module)
             .map_err(|e| PrepareError::RuntimeConstruction(msg(e)))?;
     }
     Ok((artifact, observed_wasm_code_len))
