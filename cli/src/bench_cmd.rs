@@ -139,7 +139,9 @@ fn ms(d: Duration) -> String {
 
 fn in_process(case: &Case, runs: usize) -> Result<Duration, String> {
     let pvf = case.pvf();
-    let (artifact, _) = pvf_worker::prepare::compile(&pvf).map_err(|e| e.to_string())?;
+    let (artifact, _) =
+        pvf_worker::prepare::compile(&pvf, pvf_common::engine::CompilationThreads::One)
+            .map_err(|e| e.to_string())?;
     let semantics = Semantics::default();
     let engine = engine::new_engine(&semantics)?;
     let loaded =

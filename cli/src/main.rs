@@ -4,11 +4,13 @@
 //!   separate worker processes, and print a table of verdicts and costs.
 //! - `pvf security`: which sandbox features work here, and why not.
 //! - `pvf validate PVF --params …`: one candidate, prepared and executed, as JSON.
+//! - `pvf cache list|verify|prune`: the artifact cache's contents, soundness and trimming.
 //! - `pvf bench execute`: per-execution overhead, warm module cache on and off.
 //! - `pvf worker …`: the binary serves as its own worker (the host starts it this way unless
 //!   `--workers-path` names a standalone `pvf-worker`).
 
 mod bench_cmd;
+mod cache_cmd;
 mod inputs;
 mod prepare_cmd;
 mod security_cmd;
@@ -43,6 +45,9 @@ enum Command {
     Security(security_cmd::SecurityArgs),
     /// Validate one candidate (prepare, then execute) and print the result as JSON.
     Validate(validate_cmd::ValidateArgs),
+    /// Inspect, verify or prune an artifact cache dir.
+    #[command(subcommand)]
+    Cache(cache_cmd::CacheCommand),
     /// Benchmarks.
     #[command(subcommand)]
     Bench(bench_cmd::BenchCommand),
@@ -65,6 +70,7 @@ fn main() -> ExitCode {
         Command::Prepare(args) => prepare_cmd::run(args),
         Command::Security(args) => security_cmd::run(args),
         Command::Validate(args) => validate_cmd::run(args),
+        Command::Cache(command) => cache_cmd::run(command),
         Command::Bench(command) => bench_cmd::run(command),
     }
 }

@@ -210,3 +210,83 @@ fn validate_prints_json_and_exit_codes_tell_valid_invalid_and_error_apart() {
         )
     );
 }
+
+#[test]
+fn cache_list_verify_and_prune() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let (a, b) = (dir.path().join("a.wasm"), dir.path().join("b.wasm"));
+    let minimal = pvf_tests::test_pvf("minimal-pvf.wat");
+    std::fs::write(&a, &minimal).unwrap();
+    std::fs::write(&b, pvf_tests::with_custom_section(&minimal, "b", b"b")).unwrap();
+    let prepared = Command::new(PVF)
+        .args(["prepare", "--cache-dir"])
+        .arg(&cache)
+        .args([&a, &b])
+        .output()
+        .unwrap();
+    assert!(prepared.status.success(), "{prepared:?}");
+    let cache_cmd = |args: &[&str]| {
+        let output = Command::new(PVF)
+            .arg("cache")
+            .args(args)
+            .arg("--cache-dir")
+            .arg(&cache)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        (output.status.code(), stdout)
+    };
+    let artifacts: Vec<_> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pvf"))
+        .collect();
+    assert_eq!(artifacts.len(), 2, "{artifacts:?}");
+    // Another engine's artifact: listed, marked, never counted as usable.
+    std::fs::write(cache.join(format!("0x{}.pvf", "ab".repeat(64))), b"old").unwrap();
+
+    let (code, stdout) = cache_cmd(&["list"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert_eq!(stdout.matches("  match").count(), 2, "{stdout}");
+    assert!(
+        stdout.contains("removed at next start: unknown name"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("2 usable artifacts"), "{stdout}");
+
+    let (code, stdout) = cache_cmd(&["verify"]);
+    assert_eq!(
+        (code, stdout.contains("2 sound, 0 corrupt")),
+        (Some(0), true),
+        "{stdout}"
+    );
+    let mut bytes = std::fs::read(&artifacts[0]).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&artifacts[0], bytes).unwrap();
+    let (code, stdout) = cache_cmd(&["verify"]);
+    assert_eq!(
+        (code, stdout.contains("1 sound, 1 corrupt")),
+        (Some(1), true),
+        "{stdout}"
+    );
+    let (code, _) = cache_cmd(&["verify", "--remove-corrupt"]);
+    assert_eq!(code, Some(1));
+    assert!(!artifacts[0].exists());
+
+    let (code, stdout) = cache_cmd(&["prune", "--max-size", "0", "--stale", "--dry-run"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("would free 2 artifacts"), "{stdout}");
+    assert!(artifacts[1].exists());
+    let (code, _) = cache_cmd(&["prune", "--older-than", "1d"]);
+    assert_eq!(code, Some(0));
+    assert!(artifacts[1].exists(), "used just now");
+    let (code, stdout) = cache_cmd(&["prune", "--max-size", "0", "--stale"]);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(!artifacts[1].exists());
+    let (_, stdout) = cache_cmd(&["list"]);
+    assert!(stdout.contains("0 usable artifacts"), "{stdout}");
+    let (code, _) = cache_cmd(&["prune"]);
+    assert_eq!(code, Some(2), "nothing to prune by is an error");
+}

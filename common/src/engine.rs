@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | Cranelift opt level | `SpeedAndSize` | the reference's choice |
 //! | NaN canonicalisation | on | float results must not depend on the CPU |
-//! | compilation threads | one (`parallel-compilation` feature off) | reproducible compile time |
+//! | compilation threads | one for pre-checks (their timeout decides a vote); all cores for execution-triggered compilation unless configured off | the artifact bytes are identical either way (tested) |
 //! | wasm features | MVP + sign-ext + saturating float-to-int + mutable globals; bulk memory only with `WasmExtBulkMemory` | the reference's feature set; newer proposals that wasmtime 48 enables by default are switched off |
 //! | deterministic stack | `StackLogicalMax` values (default 65536), injected by `wasm-instrument` | a PVF hits the limit at the same depth on every machine |
 //! | native stack | `StackNativeMax` bytes (default 256 MiB) | far above what the logical limit can use |
@@ -24,6 +24,7 @@ use crate::{
     host_function_signatures::{self, ValType},
 };
 use sc_executor_common::runtime_blob::RuntimeBlob;
+use std::{fmt, hash::Hash, sync::OnceLock};
 use wasmtime::{Engine, FuncType, WasmFeatures};
 
 /// Pages added on top of `MaxMemoryPages` for the stack and static data.
@@ -105,7 +106,19 @@ pub fn wasmtime_config(sem: &Semantics) -> wasmtime::Config {
     }
     config.memory_init_cow(true);
     config.memory_guaranteed_dense_image_size(u64::MAX);
+    // Off unless a compilation asks for it (`CompilationThreads::AllCores`).
+    config.parallel_compilation(false);
     config
+}
+
+/// How many threads one compilation may use.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompilationThreads {
+    /// One thread: pre-checks, whose CPU-time limit decides a vote and must not depend on the
+    /// machine's core count.
+    One,
+    /// Cranelift compiles functions on every core. Same artifact bytes, shorter wall time.
+    AllCores,
 }
 
 /// Creates an engine for `sem`.
@@ -138,10 +151,75 @@ pub fn precompile(engine: &Engine, instrumented: &[u8]) -> Result<Vec<u8>, Strin
         .map_err(|e| format!("cannot precompile module: {e:#}"))
 }
 
-/// `prevalidate`d blob → artifact bytes: instrument, then compile with a fresh engine.
-pub fn prepare(blob: RuntimeBlob, sem: &Semantics) -> Result<Vec<u8>, String> {
+/// `prevalidate`d blob → artifact bytes: instrument, then compile with a fresh engine on
+/// `threads`.
+pub fn prepare(
+    blob: RuntimeBlob,
+    sem: &Semantics,
+    threads: CompilationThreads,
+) -> Result<Vec<u8>, String> {
     let instrumented = instrument(blob, sem)?;
-    precompile(&new_engine(sem)?, &instrumented)
+    let mut config = wasmtime_config(sem);
+    config.parallel_compilation(threads == CompilationThreads::AllCores);
+    let engine =
+        Engine::new(&config).map_err(|e| format!("cannot create the wasmtime engine: {e:#}"))?;
+    precompile(&engine, &instrumented)
+}
+
+/// Binds an artifact to the code that compiled it: the project's version, the exact versions
+/// of every crate on the compile path (from `Cargo.lock`), and wasmtime's own compatibility
+/// hash of the engine (target triple, CPU features, Cranelift flags, tunables, wasm features,
+/// wasmtime version). An artifact whose fingerprint differs from the running binary's is
+/// never adopted from the cache, so an upgrade or a moved disk recompiles instead of guessing.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EngineFingerprint(pub [u8; 16]);
+
+impl EngineFingerprint {
+    /// The fingerprint of this binary on this machine, computed once.
+    pub fn current() -> Self {
+        static CURRENT: OnceLock<EngineFingerprint> = OnceLock::new();
+        *CURRENT.get_or_init(Self::compute)
+    }
+
+    fn compute() -> Self {
+        /// Collects everything `Hash` writes, so the digest is ours (BLAKE2), not `SipHash`.
+        struct Bytes(Vec<u8>);
+        impl std::hash::Hasher for Bytes {
+            fn write(&mut self, bytes: &[u8]) {
+                self.0.extend_from_slice(bytes);
+            }
+            fn finish(&self) -> u64 {
+                0
+            }
+        }
+        let mut bytes = Bytes(Vec::new());
+        "pvf artifact fingerprint v1".hash(&mut bytes);
+        env!("CARGO_PKG_VERSION").hash(&mut bytes);
+        env!("PVF_COMPILE_PATH_CRATE_VERSIONS").hash(&mut bytes);
+        let sem = Semantics::default();
+        format!("{sem:?}").hash(&mut bytes);
+        match new_engine(&sem) {
+            Ok(engine) => engine.precompile_compatibility_hash().hash(&mut bytes),
+            // No engine, no artifacts: a fingerprint no working engine can share.
+            Err(e) => e.hash(&mut bytes),
+        }
+        let digest = sp_crypto_hashing::blake2_256(&bytes.0);
+        let mut fingerprint = [0; 16];
+        fingerprint.copy_from_slice(&digest[..16]);
+        Self(fingerprint)
+    }
+}
+
+impl fmt::Display for EngineFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for EngineFingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EngineFingerprint({self})")
+    }
 }
 
 /// The wasmtime type of a host function from the PVF table.
@@ -166,7 +244,7 @@ mod tests {
 
     fn compile(wat: &str, sem: &Semantics) -> Result<Vec<u8>, String> {
         let wasm = wat::parse_str(wat).unwrap();
-        prepare(prevalidate(&wasm)?, sem)
+        prepare(prevalidate(&wasm)?, sem, CompilationThreads::One)
     }
 
     const SMALL: &str = r#"(module
@@ -179,6 +257,61 @@ mod tests {
     fn compiling_twice_gives_identical_bytes() {
         let sem = Semantics::default();
         assert_eq!(compile(SMALL, &sem).unwrap(), compile(SMALL, &sem).unwrap());
+    }
+
+    /// Many functions, so that parallel compilation really splits the work.
+    fn many_functions(count: usize) -> Vec<u8> {
+        let mut wat = String::from("(module (memory 1)");
+        for i in 0..count {
+            wat.push_str(&format!(
+                "(func $f{i} (param i32) (result i32) (local i32)
+                    (local.set 1 (i32.mul (local.get 0) (i32.const {i})))
+                    (if (result i32) (i32.gt_u (local.get 1) (i32.const 100))
+                        (then (i32.add (local.get 1) (i32.const 7)))
+                        (else (i32.sub (local.get 1) (i32.const 3)))))"
+            ));
+        }
+        wat.push_str(
+            "(func (export \"validate_block\") (param i32 i32) (result i64)
+                (i64.extend_i32_u (call $f1 (local.get 0)))))",
+        );
+        wat::parse_str(&wat).unwrap()
+    }
+
+    #[test]
+    fn parallel_and_single_threaded_compilation_give_identical_bytes() {
+        let wasm = many_functions(400);
+        for sem in [
+            Semantics::default(),
+            Semantics {
+                logical_stack_max: 2048,
+                bulk_memory: true,
+                ..Semantics::default()
+            },
+        ] {
+            let compile = |threads| prepare(prevalidate(&wasm).unwrap(), &sem, threads).unwrap();
+            let one = compile(CompilationThreads::One);
+            for _ in 0..3 {
+                assert!(compile(CompilationThreads::AllCores) == one, "{sem:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_engine_fingerprint_is_stable_and_ignores_compilation_threads() {
+        assert_eq!(EngineFingerprint::current(), EngineFingerprint::compute());
+        let compat = |parallel| {
+            let mut config = wasmtime_config(&Semantics::default());
+            config.parallel_compilation(parallel);
+            let mut bytes = std::collections::hash_map::DefaultHasher::new();
+            Engine::new(&config)
+                .unwrap()
+                .precompile_compatibility_hash()
+                .hash(&mut bytes);
+            std::hash::Hasher::finish(&bytes)
+        };
+        assert_eq!(compat(true), compat(false));
+        assert!(env!("PVF_COMPILE_PATH_CRATE_VERSIONS").contains("wasmtime 48."));
     }
 
     #[test]

@@ -23,4 +23,6 @@ pub struct SecurityStatus {
 pub struct WorkerHandshake {
     /// The sandbox features to apply before the first job.
     pub security_status: SecurityStatus,
+    /// Prepare workers: compile `Compilation` jobs on all cores. Pre-checks always use one.
+    pub parallel_compilation: bool,
 }

@@ -1,9 +1,7 @@
-//! The artifact table: which PVFs are being prepared, prepared, or failed, and the cache dir
-//! that holds the compiled files.
+//! The artifact table: which PVFs are being prepared, prepared, or failed.
 //!
 //! An artifact is identified by [`ArtifactId`] (code hash + prep-hash of the executor
-//! parameters) and stored under a random name, so an old file can never be mistaken for a new
-//! one and re-preparation never collides with a file still in use.
+//! parameters); its file in the cache dir is named by [`crate::cache_dir`].
 
 use pvf_common::{
     PrecheckResult, PrepareError, PrepareResult, PvfPrepData, ValidationCodeHash,
@@ -12,17 +10,10 @@ use pvf_common::{
 };
 use std::{
     collections::HashMap,
-    path::{Path, PathBuf},
+    path::PathBuf,
     time::{Duration, SystemTime},
 };
 use tokio::sync::oneshot;
-
-/// Extension of artifact files; files with it are ours to delete.
-pub const ARTIFACT_EXTENSION: &str = "pvf";
-/// Prefix of per-worker directories in the cache dir.
-pub const WORKER_DIR_PREFIX: &str = "worker-dir";
-/// Prefix of artifacts written by older hosts.
-const LEGACY_ARTIFACT_PREFIX: &str = "wasmtime_";
 
 /// Identifies an artifact: the code and the executor parameters that shape compilation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -41,12 +32,6 @@ impl ArtifactId {
             executor_params_prep_hash: pvf.executor_params().prep_hash(),
         }
     }
-}
-
-/// A fresh, random artifact path in `cache_path`: `0x` + 128 hex chars + `.pvf`.
-pub fn random_artifact_path(cache_path: &Path) -> PathBuf {
-    let bytes: [u8; 64] = rand::random();
-    cache_path.join(format!("0x{}.{ARTIFACT_EXTENSION}", hex::encode(bytes)))
 }
 
 /// Who waits for a preparation to finish.
@@ -92,6 +77,9 @@ pub enum ArtifactState {
         stats: PrepareStats,
         /// When it was last pre-checked, prepared or named in a heads-up (for pruning).
         last_time_needed: SystemTime,
+        /// Whether its bytes are known to match `checksum`: true when this host prepared it,
+        /// false when adopted from an earlier run until a check.
+        verified: bool,
     },
     /// Preparation failed.
     FailedToProcess {
@@ -188,6 +176,22 @@ impl Artifacts {
         );
     }
 
+    /// Adds artifacts kept from an earlier run, unverified. Pre-check and prepare requests
+    /// verify one before answering from it; execute workers verify every artifact they load.
+    pub fn adopt(&mut self, adopted: Vec<crate::cache_dir::AdoptedArtifact>) {
+        for artifact in adopted {
+            let state = ArtifactState::Prepared {
+                path: artifact.path,
+                size: artifact.size,
+                checksum: artifact.name.checksum,
+                stats: PrepareStats::default(),
+                last_time_needed: artifact.last_used,
+                verified: false,
+            };
+            self.inner.insert(artifact.name.id, state);
+        }
+    }
+
     /// Removes an artifact from the table and returns its file, if it had one.
     pub fn remove(&mut self, id: &ArtifactId) -> Option<PathBuf> {
         match self.inner.remove(id) {
@@ -245,33 +249,6 @@ impl Artifacts {
     }
 }
 
-/// Creates the cache dir if needed and deletes what earlier hosts left in it: artifact files
-/// and worker dirs. Other files are left alone, in case the operator shares the directory.
-pub async fn init_cache_dir(cache_path: &Path) -> std::io::Result<()> {
-    tokio::fs::create_dir_all(cache_path).await?;
-    let mut entries = tokio::fs::read_dir(cache_path).await?;
-    while let Some(entry) = entries.next_entry().await? {
-        let path = entry.path();
-        let name = entry.file_name();
-        let name = name.to_string_lossy();
-        let file_type = entry.file_type().await?;
-        let result = if file_type.is_dir() && name.starts_with(WORKER_DIR_PREFIX) {
-            tokio::fs::remove_dir_all(&path).await
-        } else if file_type.is_file()
-            && (path.extension().is_some_and(|e| e == ARTIFACT_EXTENSION)
-                || name.starts_with(LEGACY_ARTIFACT_PREFIX))
-        {
-            tokio::fs::remove_file(&path).await
-        } else {
-            continue;
-        };
-        if let Err(e) = result {
-            tracing::warn!(target: pvf_common::LOG_TARGET, ?path, "cannot remove a stale cache entry: {e}");
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -290,6 +267,7 @@ mod tests {
             checksum: ArtifactChecksum([0; 32]),
             stats: PrepareStats::default(),
             last_time_needed: SystemTime::now() - ago,
+            verified: true,
         }
     }
 
@@ -374,27 +352,5 @@ mod tests {
             !policy.can_retry(long_ago, 1, &PrepareError::OutOfMemory),
             "deterministic"
         );
-    }
-
-    #[tokio::test]
-    async fn startup_wipe_removes_only_our_leftovers() {
-        let dir = tempfile::tempdir().unwrap();
-        let stale_artifact = dir.path().join("0xabc.pvf");
-        let legacy = dir.path().join("wasmtime_old");
-        let worker_dir = dir.path().join("worker-dir-prepare-xyz");
-        let foreign = dir.path().join("keep-me.txt");
-        let foreign_dir = dir.path().join("keep-dir");
-        std::fs::write(&stale_artifact, b"x").unwrap();
-        std::fs::write(&legacy, b"x").unwrap();
-        std::fs::create_dir(&worker_dir).unwrap();
-        std::fs::write(worker_dir.join("tmp-artifact"), b"x").unwrap();
-        std::fs::write(&foreign, b"x").unwrap();
-        std::fs::create_dir(&foreign_dir).unwrap();
-        init_cache_dir(dir.path()).await.unwrap();
-        assert!(!stale_artifact.exists() && !legacy.exists() && !worker_dir.exists());
-        assert!(foreign.exists() && foreign_dir.exists());
-        let fresh = dir.path().join("new/nested");
-        init_cache_dir(&fresh).await.unwrap();
-        assert!(fresh.is_dir());
     }
 }

@@ -13,6 +13,7 @@
 //! directories removed, before the drop returns.
 
 pub mod artifacts;
+pub mod cache_dir;
 pub mod execute;
 pub mod host;
 pub mod metrics;
@@ -46,8 +47,9 @@ use tokio::sync::oneshot;
 /// Everything the host needs to run.
 #[derive(Clone, Debug)]
 pub struct Config {
-    /// Where artifacts and worker dirs live. Stale artifacts and worker dirs in it are deleted
-    /// at start; other files are left alone.
+    /// Where artifacts and worker dirs live. At start, artifacts of this engine are kept
+    /// (verified before first use), and other artifacts and worker dirs of ours are deleted;
+    /// other files are left alone. See [`cache_dir`].
     pub cache_path: PathBuf,
     /// The node's version; workers of another version refuse to run. `None` skips the checks.
     pub node_version: Option<String>,
@@ -61,6 +63,9 @@ pub struct Config {
     pub prepare_workers_soft_max_num: usize,
     /// Workers Critical work may grow to (default 2).
     pub prepare_workers_hard_max_num: usize,
+    /// Execution-triggered (`Compilation`) preparations compile on all cores (default on).
+    /// Pre-checks always compile on one thread. The artifact bytes are the same either way.
+    pub parallel_compilation: bool,
     /// Execute workers at most (default 4).
     pub execute_workers_max_num: usize,
     /// Forward PVF log lines (`ext_logging_log`) to the log. Off by default, as in the newest
@@ -93,6 +98,7 @@ impl Config {
             prepare_worker_spawn_timeout: Duration::from_secs(3),
             prepare_workers_soft_max_num: 1,
             prepare_workers_hard_max_num: 2,
+            parallel_compilation: true,
             execute_workers_max_num: 4,
             pvf_logging: false,
             execute_module_cache: true,
@@ -107,7 +113,7 @@ impl Config {
 /// Why the host could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    /// The cache dir could not be created or cleaned.
+    /// The cache dir could not be created or read.
     #[error("cannot prepare the cache dir {path}: {err}; check that it is writable")]
     CacheDir {
         /// The cache dir.
@@ -310,13 +316,19 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
         .spawn(move || {
             let system = System::new();
             system.block_on(async move {
-                if let Err(err) = artifacts::init_cache_dir(&config.cache_path).await {
-                    let _ = ready_tx.send(Err(StartError::CacheDir {
-                        path: config.cache_path.clone(),
-                        err,
-                    }));
-                    return;
-                }
+                // Names and sizes only: adoption costs a directory listing, not a read of
+                // every artifact, however large the cache.
+                let fingerprint = pvf_common::engine::EngineFingerprint::current();
+                let adopted = match cache_dir::adopt(&config.cache_path, fingerprint) {
+                    Ok(adopted) => adopted,
+                    Err(err) => {
+                        let _ = ready_tx.send(Err(StartError::CacheDir {
+                            path: config.cache_path.clone(),
+                            err,
+                        }));
+                        return;
+                    }
+                };
                 // Probes are short-lived processes; nothing else runs on this thread yet.
                 let report = security::probe_features(
                     &config.prepare_worker_program_path,
@@ -331,7 +343,7 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
                         return;
                     }
                 };
-                let host = start_actors(config, security_status, thread_counters);
+                let host = start_actors(config, security_status, thread_counters, adopted);
                 let _ = ready_tx.send(Ok((host, security_status)));
                 let _ = stop_rx.await;
             });
@@ -361,6 +373,7 @@ fn start_actors(
     config: Config,
     security_status: SecurityStatus,
     counters: Arc<HostCounters>,
+    adopted: Vec<cache_dir::AdoptedArtifact>,
 ) -> Addr<host::HostActor> {
     let spawn_config = Arc::new(WorkerSpawnConfig {
         program: config.prepare_worker_program_path,
@@ -369,6 +382,7 @@ fn start_actors(
         spawn_timeout: config.prepare_worker_spawn_timeout,
         node_version: config.node_version,
         security_status,
+        parallel_compilation: config.parallel_compilation,
     });
     let queue_ctx = Context::<Queue>::new();
     let host_ctx = Context::<host::HostActor>::new();
@@ -407,6 +421,7 @@ fn start_actors(
             config.retry,
             config.artifacts_cleanup,
             config.cleanup_pulse_interval,
+            adopted,
         )
         .with_execute_queue(execute_queue.clone().recipient(), execute_queue.recipient()),
     )

@@ -7,7 +7,7 @@
 //! Secure-validator mode requires seccomp, and Landlock or change-root (either confines the
 //! file system). Secure clone is optional: without it jobs are plain forks.
 
-use crate::artifacts::WORKER_DIR_PREFIX;
+use crate::cache_dir::WORKER_DIR_PREFIX;
 use pvf_common::SecurityStatus;
 use std::{
     fmt,

@@ -4,7 +4,7 @@
 //! The host never trusts a worker to clean up after itself: a [`WorkerHandle`] kills and reaps
 //! its process when dropped, and a [`WorkerDir`] removes its directory when dropped.
 
-use crate::artifacts::WORKER_DIR_PREFIX;
+use crate::cache_dir::WORKER_DIR_PREFIX;
 use pvf_common::{LOG_TARGET, SecurityStatus, WORKER_ENV_KEEP, WorkerHandshake, framing};
 use std::{
     os::fd::OwnedFd,
@@ -30,6 +30,8 @@ pub struct WorkerSpawnConfig {
     pub node_version: Option<String>,
     /// The sandbox features the worker must apply.
     pub security_status: SecurityStatus,
+    /// Prepare workers compile `Compilation` jobs on all cores.
+    pub parallel_compilation: bool,
 }
 
 /// Why a worker could not be started. Every variant is retried by the pool after a back-off.
@@ -235,6 +237,7 @@ async fn spawn_worker(
         .map_err(SpawnErr::Accept)?;
     let handshake = WorkerHandshake {
         security_status: config.security_status,
+        parallel_compilation: config.parallel_compilation,
     };
     framing::send(&mut stream, &handshake)
         .await

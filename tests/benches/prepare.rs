@@ -74,7 +74,8 @@ fn end_to_end(runtime: &tokio::runtime::Runtime, code: &[u8]) -> Duration {
 fn in_process(code: &[u8]) -> Duration {
     let pvf = pvf(code.to_vec());
     let started = Instant::now();
-    pvf_worker::prepare::compile(&pvf).expect("compiles in process");
+    pvf_worker::prepare::compile(&pvf, pvf_common::engine::CompilationThreads::One)
+        .expect("compiles in process");
     started.elapsed()
 }
 
@@ -139,6 +140,7 @@ fn main() {
             spawn_timeout: Duration::from_secs(5),
             node_version: None,
             security_status: status,
+            parallel_compilation: false,
         };
         let (mut spawn, mut first, mut jobs) =
             runtime.block_on(measure_worker(&config, cache.path()));

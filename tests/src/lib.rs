@@ -1,5 +1,6 @@
 //! Shared helpers of the integration tests and benchmarks.
 
+pub mod adder;
 pub mod attack;
 
 use pvf_common::{
@@ -276,7 +277,7 @@ pub mod procs {
         format!(
             "{}/{}",
             cache.display(),
-            pvf_host::artifacts::WORKER_DIR_PREFIX
+            pvf_host::cache_dir::WORKER_DIR_PREFIX
         )
     }
 

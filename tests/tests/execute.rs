@@ -1,15 +1,18 @@
 //! Execution through the whole host with real, sandboxed prepare and execute workers.
 
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::Encode;
 use pvf_common::{
     PrepareJobKind,
     execute::{
-        BlockData, HeadData, InvalidCandidate, PersistedValidationData, PoV, PossiblyInvalidError,
-        ValidationError, ValidationParams,
+        BlockData, HeadData, InvalidCandidate, PossiblyInvalidError, ValidationError,
+        ValidationParams,
     },
 };
 use pvf_host::{Config, ValidationHost, execute::lanes::PvfExecKind};
-use pvf_tests::procs;
+use pvf_tests::{
+    adder::{Adder, pvd_pov},
+    procs,
+};
 use std::{
     path::Path,
     time::{Duration, Instant},
@@ -21,20 +24,6 @@ fn host(cache: &Path, execute_workers: usize) -> ValidationHost {
     let mut config = Config::new(cache.into(), WORKER.into());
     config.execute_workers_max_num = execute_workers;
     pvf_tests::start_host_with(config)
-}
-
-fn pvd_pov(params: &ValidationParams) -> (PersistedValidationData, PoV) {
-    (
-        PersistedValidationData {
-            parent_head: params.parent_head.clone(),
-            relay_parent_number: params.relay_parent_number,
-            relay_parent_storage_root: params.relay_parent_storage_root,
-            max_pov_size: 5 * 1024 * 1024,
-        },
-        PoV {
-            block_data: params.block_data.clone(),
-        },
-    )
 }
 
 async fn execute(
@@ -55,47 +44,12 @@ async fn execute(
         .map(|r| r.encode())
 }
 
-struct Adder {
-    code: Vec<u8>,
-    good: ValidationParams,
-    expected: Vec<u8>,
-    bad: ValidationParams,
-}
-
-fn adder(corpus: &Path) -> Adder {
-    let vectors: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(corpus.join("vectors/adder-vectors.json")).unwrap())
-            .unwrap();
-    let decode = |v: &serde_json::Value| {
-        let bytes = hex::decode(v["validation_params_scale_hex"].as_str().unwrap()).unwrap();
-        ValidationParams::decode(&mut &bytes[..]).unwrap()
-    };
-    let vectors = vectors["vectors"].as_array().unwrap();
-    let good = &vectors[0];
-    let bad = vectors
-        .iter()
-        .find(|v| v["expected_validation_result_scale_hex"].is_null())
-        .expect("a trapping vector");
-    Adder {
-        code: std::fs::read(corpus.join("pvf/test-parachain-adder.kagome.compressed.wasm"))
-            .unwrap(),
-        good: decode(good),
-        expected: hex::decode(
-            good["expected_validation_result_scale_hex"]
-                .as_str()
-                .unwrap(),
-        )
-        .unwrap(),
-        bad: decode(bad),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn adder_valid_and_invalid_blocks_and_100_concurrent_executions() {
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("adder through the host") else {
         return;
     };
-    let adder = adder(&corpus);
+    let adder = Adder::load(&corpus);
     let cache = tempfile::tempdir().unwrap();
     let host = host(cache.path(), 2);
     pvf_tests::assert_fully_sandboxed(&host);
@@ -144,7 +98,7 @@ async fn a_deleted_or_corrupted_artifact_is_prepared_again_never_invalid() {
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("artifact loss") else {
         return;
     };
-    let adder = adder(&corpus);
+    let adder = Adder::load(&corpus);
     let cache = tempfile::tempdir().unwrap();
     let host = host(cache.path(), 1);
     let run = || execute(&host, &adder.code, &adder.good, Duration::from_secs(5));

@@ -21,7 +21,9 @@ fn compile(
         PrepareJobKind::Compilation,
         Duration::from_secs(60),
     );
-    let (artifact, _) = pvf_worker::prepare::compile(&pvf).expect("compiles");
+    let (artifact, _) =
+        pvf_worker::prepare::compile(&pvf, pvf_common::engine::CompilationThreads::One)
+            .expect("compiles");
     let semantics = Semantics::from_executor_params(&params);
     let engine = engine::new_engine(&semantics).unwrap();
     let checksum = pvf_common::prepare::ArtifactChecksum::of(&artifact);

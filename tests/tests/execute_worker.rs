@@ -28,6 +28,7 @@ async fn sandboxed_execute_worker(cache: &Path) -> (IdleWorker, WorkerHandle) {
         spawn_timeout: Duration::from_secs(5),
         node_version: None,
         security_status,
+        parallel_compilation: false,
     };
     spawn_execute_worker(
         &config,
@@ -43,7 +44,9 @@ async fn sandboxed_execute_worker(cache: &Path) -> (IdleWorker, WorkerHandle) {
 
 fn compile(code: Vec<u8>) -> Vec<u8> {
     let pvf = pvf_tests::pvf(code, PrepareJobKind::Compilation, Duration::from_secs(60));
-    pvf_worker::prepare::compile(&pvf).expect("compiles").0
+    pvf_worker::prepare::compile(&pvf, pvf_common::engine::CompilationThreads::One)
+        .expect("compiles")
+        .0
 }
 
 fn request(

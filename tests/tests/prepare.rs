@@ -52,7 +52,16 @@ async fn precheck_and_prepare_succeed_and_the_artifact_is_on_disk() {
     assert_eq!(success.checksum, ArtifactChecksum::of(&bytes));
     assert_eq!(success.path.parent(), Some(cache.path()));
     let name = success.path.file_name().unwrap().to_string_lossy();
-    assert!(name.starts_with("0x") && name.ends_with(".pvf"), "{name}");
+    let parsed = pvf_host::cache_dir::ArtifactFileName::parse(&name).expect("our name format");
+    assert_eq!(
+        parsed.id,
+        pvf_host::ArtifactId::from_pvf(&pvf(minimal(), Compilation, GENEROUS))
+    );
+    assert_eq!(parsed.checksum, success.checksum);
+    assert_eq!(
+        parsed.fingerprint,
+        pvf_common::engine::EngineFingerprint::current()
+    );
     // The prepare request found the artifact the pre-check produced.
     assert_eq!(host.counters().jobs_started, 1);
 }

@@ -20,9 +20,12 @@ pub fn process_cpu_time() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
-/// Spawns a thread that calls `on_timeout` once the process has used `limit` of CPU time.
-/// The thread sleeps, rather than spins, between checks.
+/// Spawns a thread that calls `on_timeout` once the process has used `limit` of CPU time,
+/// counted over all its threads: a parallel compilation spends its budget faster, it does not
+/// get a bigger one. The thread sleeps, rather than spins, between checks; each sleep assumes
+/// every core burns CPU time, so the monitor never wakes late by more than the overhead.
 pub fn spawn(limit: Duration, on_timeout: impl FnOnce() + Send + 'static) -> std::io::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
     std::thread::Builder::new()
         .name("cpu-time-monitor".into())
         .spawn(move || {
@@ -32,7 +35,7 @@ pub fn spawn(limit: Duration, on_timeout: impl FnOnce() + Send + 'static) -> std
                     on_timeout();
                     return;
                 }
-                std::thread::sleep(limit - used + JOB_TIMEOUT_OVERHEAD);
+                std::thread::sleep((limit - used) / cores + JOB_TIMEOUT_OVERHEAD);
             }
         })?;
     Ok(())

@@ -190,9 +190,12 @@ mod tests {
     fn module(wat: &str) -> (Engine, Module) {
         let sem = Semantics::default();
         let wasm = wat::parse_str(wat).unwrap();
-        let artifact =
-            pvf_common::engine::prepare(pvf_common::engine::prevalidate(&wasm).unwrap(), &sem)
-                .unwrap();
+        let artifact = pvf_common::engine::prepare(
+            pvf_common::engine::prevalidate(&wasm).unwrap(),
+            &sem,
+            pvf_common::engine::CompilationThreads::One,
+        )
+        .unwrap();
         let engine = pvf_common::engine::new_engine(&sem).unwrap();
         let loaded = load_artifact(&engine, &artifact, ArtifactChecksum::of(&artifact)).unwrap();
         (engine, loaded.module)

@@ -47,7 +47,7 @@ pub fn run_execute_worker_with(
     node_version: Option<&str>,
     job_fn: ExecuteJobFn,
 ) -> Result<(), WorkerError> {
-    let (mut stream, sandbox) = connect_and_sandbox(
+    let (mut stream, sandbox, _) = connect_and_sandbox(
         socket_path,
         worker_dir,
         node_version,

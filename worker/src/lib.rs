@@ -18,8 +18,9 @@ pub mod memory;
 pub mod prepare;
 
 use pvf_common::{
-    LOG_TARGET, PrepareError, PrepareStats, PrepareWorkerResult, PrepareWorkerSuccess, PvfPrepData,
-    WORKER_ENV_KEEP, WorkerHandshake, framing, prepare::ArtifactChecksum,
+    LOG_TARGET, PrepareError, PrepareJobKind, PrepareStats, PrepareWorkerResult,
+    PrepareWorkerSuccess, PvfPrepData, WORKER_ENV_KEEP, WorkerHandshake,
+    engine::CompilationThreads, framing, prepare::ArtifactChecksum,
 };
 use std::{
     io,
@@ -59,8 +60,13 @@ pub enum WorkerError {
 }
 
 /// The body of a prepare job, run inside the job process: compile (or, in the test worker, a
-/// test-only job). Receives the job's reply descriptor for the out-of-memory hook.
-pub type PrepareJobFn = fn(&PvfPrepData, i32) -> Result<prepare::CompiledArtifact, PrepareError>;
+/// test-only job) on the given threads. Receives the job's reply descriptor for the
+/// out-of-memory hook.
+pub type PrepareJobFn = fn(
+    &PvfPrepData,
+    pvf_common::engine::CompilationThreads,
+    i32,
+) -> Result<prepare::CompiledArtifact, PrepareError>;
 
 /// The body of an execute job, run inside the sandboxed job process: `validate_block` on the
 /// worker's cached module with the decompressed parameters and the PVF-logging switch,
@@ -92,7 +98,7 @@ pub fn run_prepare_worker_with(
     node_version: Option<&str>,
     job_fn: PrepareJobFn,
 ) -> Result<(), WorkerError> {
-    let (mut stream, sandbox) = connect_and_sandbox(
+    let (mut stream, sandbox, handshake) = connect_and_sandbox(
         socket_path,
         worker_dir,
         node_version,
@@ -107,19 +113,25 @@ pub fn run_prepare_worker_with(
                 }
                 Err(e) => return Err(e.into()),
             };
-        let result = prepare_one(&pvf, &sandbox, stream.as_raw_fd(), job_fn);
+        let threads = match pvf.prep_kind() {
+            PrepareJobKind::Compilation if handshake.parallel_compilation => {
+                CompilationThreads::AllCores
+            }
+            _ => CompilationThreads::One,
+        };
+        let result = prepare_one(&pvf, threads, &sandbox, stream.as_raw_fd(), job_fn);
         framing::send_blocking(&mut stream, &result)?;
     }
 }
 
 /// The common start of every worker: version check, connect, handshake, clean environment,
-/// sandbox. Returns the connection and the sandbox as applied.
+/// sandbox. Returns the connection, the sandbox as applied and the handshake.
 pub(crate) fn connect_and_sandbox(
     socket_path: &Path,
     worker_dir: &Path,
     node_version: Option<&str>,
     kind: pvf_security::WorkerKind,
-) -> Result<(UnixStream, pvf_security::AppliedSandbox), WorkerError> {
+) -> Result<(UnixStream, pvf_security::AppliedSandbox, WorkerHandshake), WorkerError> {
     if let Some(node) = node_version
         && node != WORKER_VERSION
     {
@@ -136,7 +148,7 @@ pub(crate) fn connect_and_sandbox(
     let sandbox =
         pvf_security::apply_before_first_job(&handshake.security_status, kind, worker_dir)?;
     tracing::debug!(target: LOG_TARGET, ?worker_dir, ?sandbox, ?kind, "worker ready");
-    Ok((stream, sandbox))
+    Ok((stream, sandbox, handshake))
 }
 
 /// Removes every environment variable but `RUST_LOG`: the host already spawns us with a clean
@@ -154,6 +166,7 @@ fn clear_environment() {
 
 fn prepare_one(
     pvf: &PvfPrepData,
+    threads: CompilationThreads,
     sandbox: &pvf_security::AppliedSandbox,
     host_socket: i32,
     job_fn: PrepareJobFn,
@@ -162,7 +175,7 @@ fn prepare_one(
         sandbox.job_spawn,
         pvf.prep_timeout(),
         &[host_socket],
-        |reply_fd| job_fn(pvf, reply_fd),
+        |reply_fd| job_fn(pvf, threads, reply_fd),
     );
     let compiled = report.result?;
     let tmp: PathBuf = sandbox.worker_dir.join(TMP_ARTIFACT_FILE_NAME);
@@ -172,7 +185,7 @@ fn prepare_one(
             .write(true)
             .truncate(true)
             .open(&tmp)?;
-        // No fsync: artifacts do not outlive the host, and the host checks the checksum.
+        // No fsync: a torn file is caught by the checksum, which every load verifies.
         io::Write::write_all(&mut file, &compiled.bytes)
     };
     write().map_err(|e| PrepareError::IoErr(format!("cannot write {}: {e}", tmp.display())))?;

@@ -4,7 +4,7 @@
 use parity_scale_codec::{Decode, Encode};
 use pvf_common::{
     MemoryStats, PrepareError, PrepareJobKind, PvfPrepData, blob,
-    engine::{self, Semantics},
+    engine::{self, CompilationThreads, Semantics},
     framing::truncate_message,
 };
 
@@ -21,7 +21,10 @@ pub struct CompiledArtifact {
 
 /// Compiles `pvf` in this process. The same function serves the job process and in-process
 /// benchmarks, so both measure identical work with an identical engine configuration.
-pub fn compile(pvf: &PvfPrepData) -> Result<(Vec<u8>, u32), PrepareError> {
+pub fn compile(
+    pvf: &PvfPrepData,
+    threads: CompilationThreads,
+) -> Result<(Vec<u8>, u32), PrepareError> {
     let msg = |e: String| truncate_message(e);
     let code = blob::decompress(
         pvf.maybe_compressed_code(),
@@ -33,8 +36,8 @@ pub fn compile(pvf: &PvfPrepData) -> Result<(Vec<u8>, u32), PrepareError> {
         engine::prevalidate(&code).map_err(|e| PrepareError::Prevalidation(msg(e)))?;
     drop(code);
     let semantics = Semantics::from_executor_params(pvf.executor_params());
-    let artifact =
-        engine::prepare(runtime_blob, &semantics).map_err(|e| PrepareError::Preparation(msg(e)))?;
+    let artifact = engine::prepare(runtime_blob, &semantics, threads)
+        .map_err(|e| PrepareError::Preparation(msg(e)))?;
     if pvf.prep_kind() == PrepareJobKind::Prechecking {
         let engine = engine::new_engine(&semantics).map_err(PrepareError::RuntimeConstruction)?;
         // SAFETY: `artifact` was produced by `engine::prepare` with the same semantics just now.
@@ -50,7 +53,11 @@ pub fn compile(pvf: &PvfPrepData) -> Result<(Vec<u8>, u32), PrepareError> {
 }
 
 /// The job process's body: track memory against `PrecheckingMaxMemory`, compile, report.
-pub fn compile_job(pvf: &PvfPrepData, reply_fd: i32) -> Result<CompiledArtifact, PrepareError> {
+pub fn compile_job(
+    pvf: &PvfPrepData,
+    threads: CompilationThreads,
+    reply_fd: i32,
+) -> Result<CompiledArtifact, PrepareError> {
     let limit = pvf.executor_params().prechecking_max_memory();
     if limit.is_some() && !crate::memory::is_installed() {
         tracing::warn!(
@@ -59,7 +66,7 @@ pub fn compile_job(pvf: &PvfPrepData, reply_fd: i32) -> Result<CompiledArtifact,
         );
     }
     crate::memory::start_tracking(limit, reply_fd);
-    let compiled = compile(pvf);
+    let compiled = compile(pvf, threads);
     let peak_tracked_alloc = crate::memory::end_tracking();
     let (bytes, observed_wasm_code_len) = compiled?;
     let memory_stats = MemoryStats {
@@ -98,7 +105,10 @@ mod tests {
     #[test]
     fn errors_come_from_the_right_stage() {
         let bad = pvf(b"not wasm".to_vec(), PrepareJobKind::Compilation);
-        assert!(matches!(compile(&bad), Err(PrepareError::Prevalidation(_))));
+        assert!(matches!(
+            compile(&bad, CompilationThreads::One),
+            Err(PrepareError::Prevalidation(_))
+        ));
         let bomb = blob::compress(&vec![0u8; 4096], 1 << 20).unwrap();
         let bomb = PvfPrepData::from_code(
             bomb,
@@ -108,16 +118,25 @@ mod tests {
             100,
         );
         assert!(matches!(
-            compile(&bomb),
+            compile(&bomb, CompilationThreads::One),
             Err(PrepareError::CouldNotDecompressCodeBlob(_))
         ));
         let wrong_sig = wat::parse_str(
             r#"(module (import "env" "ext_allocator_malloc_version_1" (func (param i64))))"#,
         )
         .unwrap();
-        assert!(compile(&pvf(wrong_sig.clone(), PrepareJobKind::Compilation)).is_ok());
+        assert!(
+            compile(
+                &pvf(wrong_sig.clone(), PrepareJobKind::Compilation),
+                CompilationThreads::AllCores
+            )
+            .is_ok()
+        );
         assert!(matches!(
-            compile(&pvf(wrong_sig, PrepareJobKind::Prechecking)),
+            compile(
+                &pvf(wrong_sig, PrepareJobKind::Prechecking),
+                CompilationThreads::One
+            ),
             Err(PrepareError::RuntimeConstruction(_))
         ));
     }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! RunJob ─► create tmp-artifact ─► send PvfPrepData ─► recv (≤ timeout × 4)
-//!        ─► check reported CPU time ─► stat tmp-artifact ─► rename to <cache>/0x….pvf
+//!        ─► check reported CPU time ─► stat tmp-artifact ─► rename to <cache>/<name>.pvf
 //!        ─► clear worker dir ─► Outcome
 //! ```
 //!
@@ -11,7 +11,8 @@
 //! [`IdleWorker`] token keep it, the others mean the pool must kill it.
 
 use crate::{
-    artifacts::random_artifact_path,
+    artifacts::ArtifactId,
+    cache_dir::ArtifactFileName,
     prepare::pool::Worker,
     spawn::{IdleWorker, WorkerHandle},
 };
@@ -201,19 +202,26 @@ pub async fn run_job(mut worker: IdleWorker, pvf: PvfPrepData, cache_path: PathB
             tracing::warn!(target: LOG_TARGET, pid = worker.pid, cpu = ?success.stats.cpu_time_elapsed, "prepare job reported CPU time over its limit");
             Outcome::TimedOut
         }
-        Ok(Ok(Ok(success))) => promote_artifact(worker, &tmp_file, &cache_path, success).await,
+        Ok(Ok(Ok(success))) => {
+            let name = ArtifactFileName {
+                id: ArtifactId::from_pvf(&pvf),
+                fingerprint: pvf_common::engine::EngineFingerprint::current(),
+                checksum: success.checksum,
+            };
+            promote_artifact(worker, &tmp_file, &name.path_in(&cache_path), success).await
+        }
     };
     clear_worker_dir_after(outcome, &tmp_file).await
 }
 
-/// Moves the finished `tmp-artifact` to a fresh random name in the cache dir.
+/// Moves the finished `tmp-artifact` to its name in the cache dir. The rename is atomic; a
+/// file already there (a damaged copy being replaced) is replaced.
 async fn promote_artifact(
     worker: IdleWorker,
     tmp_file: &Path,
-    cache_path: &Path,
+    dest: &Path,
     success: pvf_common::PrepareWorkerSuccess,
 ) -> Outcome {
-    let dest = random_artifact_path(cache_path);
     // Size of the artifact file itself (the reference measured the cache directory).
     let size = match tokio::fs::metadata(tmp_file).await {
         Ok(meta) => meta.len(),
@@ -226,11 +234,11 @@ async fn promote_artifact(
             };
         }
     };
-    match tokio::fs::rename(tmp_file, &dest).await {
+    match tokio::fs::rename(tmp_file, dest).await {
         Ok(()) => Outcome::Concluded {
             worker,
             result: Ok(PrepareSuccess {
-                path: dest,
+                path: dest.to_path_buf(),
                 size,
                 checksum: success.checksum,
                 stats: success.stats,

@@ -4,7 +4,7 @@
 use parity_scale_codec::{Decode, Encode};
 use pvf_common::{
     MemoryStats, PrepareError, PvfPrepData,
-    engine::Semantics,
+    engine::{CompilationThreads, Semantics},
     execute::{JobResponse, ValidationParams},
 };
 use pvf_tests::attack::{ATTACK_MAGIC, ATTACK_OUTCOME_PREFIX, Attack, AttackOutcome};
@@ -13,10 +13,14 @@ use std::io::{self, Write};
 
 /// The prepare job body: an attack if the PVF code asks for one, else a normal compilation.
 /// The outcome goes back as the "artifact".
-pub fn prepare_job(pvf: &PvfPrepData, reply_fd: i32) -> Result<CompiledArtifact, PrepareError> {
+pub fn prepare_job(
+    pvf: &PvfPrepData,
+    threads: CompilationThreads,
+    reply_fd: i32,
+) -> Result<CompiledArtifact, PrepareError> {
     let code = pvf.maybe_compressed_code();
     let Some(mut request) = code.strip_prefix(ATTACK_MAGIC) else {
-        return pvf_worker::prepare::compile_job(pvf, reply_fd);
+        return pvf_worker::prepare::compile_job(pvf, threads, reply_fd);
     };
     let attack = Attack::decode(&mut request)
         .map_err(|e| PrepareError::JobError(format!("bad attack: {e}")))?;

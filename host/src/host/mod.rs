@@ -5,12 +5,18 @@
 //! FailedToProcess: pre-checks get the stored error; preparation for execution retries a
 //! non-deterministic failure after the cooldown, a few times. Executions wait for their
 //! artifact in `awaiting_prepare` and then go to the execute queue.
+//!
+//! Artifacts adopted from an earlier run start unverified; [`integrity`] checks one before a
+//! pre-check or prepare request is answered from it.
+
+mod integrity;
 
 use crate::execute::queue::PruneBacking;
 use crate::{
     artifacts::{
         ArtifactId, ArtifactState, Artifacts, ArtifactsCleanupConfig, RetryPolicy, Waiters,
     },
+    cache_dir,
     execute::{
         lanes::{ExecPriority, PvfExecKind},
         queue::{ArtifactNeedsPreparation, EnqueueExecution, ExecuteJob, ExecuteResult},
@@ -19,6 +25,7 @@ use crate::{
     prepare::queue::{Enqueue, PrepareConcluded, Priority},
 };
 use actix::prelude::*;
+use integrity::DeferredRequest;
 use pvf_common::execute::{PersistedValidationData, PoV, ValidationError};
 use pvf_common::{
     LOG_TARGET, PrecheckResult, PrepareError, PrepareResult, PvfPrepData, prepare::PrepareSuccess,
@@ -109,18 +116,23 @@ pub struct HostActor {
     retry: RetryPolicy,
     cleanup: ArtifactsCleanupConfig,
     cleanup_pulse_interval: Duration,
+    /// Requests waiting for an adopted artifact's checksum to be verified.
+    verifying: HashMap<ArtifactId, Vec<integrity::DeferredRequest>>,
 }
 
 impl HostActor {
-    /// A host that sends work to `queue`.
+    /// A host that sends work to `queue` and starts with the `adopted` artifacts.
     pub fn new(
         queue: Recipient<Enqueue>,
         retry: RetryPolicy,
         cleanup: ArtifactsCleanupConfig,
         cleanup_pulse_interval: Duration,
+        adopted: Vec<crate::cache_dir::AdoptedArtifact>,
     ) -> Self {
+        let mut artifacts = Artifacts::default();
+        artifacts.adopt(adopted);
         Self {
-            artifacts: Artifacts::default(),
+            artifacts,
             queue,
             execute_queue: None,
             prune_backing: None,
@@ -129,6 +141,7 @@ impl HostActor {
             retry,
             cleanup,
             cleanup_pulse_interval,
+            verifying: HashMap::new(),
         }
     }
 
@@ -219,13 +232,15 @@ impl HostActor {
             ExecPriority::BackingSystemParas | ExecPriority::Backing => Priority::Normal,
         };
         match self.artifacts.artifact_state_mut(&id) {
+            // Unverified (adopted) artifacts go too: the execute worker verifies every artifact
+            // it loads, and a mismatch comes back as `ArtifactNeedsPreparation`.
             Some(ArtifactState::Prepared {
                 path,
                 checksum,
                 last_time_needed,
                 ..
             }) if path.exists() => {
-                *last_time_needed = SystemTime::now();
+                *last_time_needed = cache_dir::touch(path, *last_time_needed);
                 let (path, checksum) = (path.clone(), *checksum);
                 self.send_to_execute_queue(pending, path, checksum);
                 return;
@@ -259,7 +274,7 @@ impl HostActor {
 
     /// The execute queue found the artifact bad or gone: forget it, delete the file if asked,
     /// prepare it again and run the job once more.
-    fn handle_needs_preparation(&mut self, msg: ArtifactNeedsPreparation, ctx: &mut Context<Self>) {
+    fn handle_needs_preparation(&mut self, msg: ArtifactNeedsPreparation) {
         let job = msg.job;
         if let Some(ArtifactState::Prepared { path, .. }) =
             self.artifacts.artifact_state_mut(&job.artifact_id)
@@ -267,13 +282,8 @@ impl HostActor {
         {
             self.artifacts.remove(&job.artifact_id);
             if msg.remove_file {
-                let path = job.artifact_path.clone();
-                ctx.spawn(
-                    async move {
-                        let _ = tokio::fs::remove_file(path).await;
-                    }
-                    .into_actor(self),
-                );
+                // Now, not later: the re-preparation renames its artifact to this same name.
+                remove_artifact_file(&job.artifact_path);
             }
             self.report_cache_usage();
         }
@@ -325,13 +335,23 @@ impl HostActor {
         }
     }
 
-    fn handle_precheck(&mut self, pvf: PvfPrepData, result_tx: oneshot::Sender<PrecheckResult>) {
+    fn handle_precheck(
+        &mut self,
+        pvf: PvfPrepData,
+        result_tx: oneshot::Sender<PrecheckResult>,
+        ctx: &mut Context<Self>,
+    ) {
         let id = ArtifactId::from_pvf(&pvf);
         match self.artifacts.artifact_state_mut(&id) {
             Some(ArtifactState::Prepared {
-                last_time_needed, ..
+                verified: false, ..
+            }) => self.verify_then(id, DeferredRequest::Precheck { pvf, result_tx }, ctx),
+            Some(ArtifactState::Prepared {
+                path,
+                last_time_needed,
+                ..
             }) => {
-                *last_time_needed = SystemTime::now();
+                *last_time_needed = cache_dir::touch(path, *last_time_needed);
                 let _ = result_tx.send(Ok(()));
             }
             Some(ArtifactState::Preparing { waiters, .. }) => waiters.precheck.push(result_tx),
@@ -353,19 +373,31 @@ impl HostActor {
         pvf: PvfPrepData,
         priority: Priority,
         result_tx: oneshot::Sender<PrepareResult>,
+        ctx: &mut Context<Self>,
     ) {
         let id = ArtifactId::from_pvf(&pvf);
         match self.artifacts.artifact_state_mut(&id) {
+            Some(ArtifactState::Prepared {
+                verified: false, ..
+            }) => {
+                let request = DeferredRequest::Prepare {
+                    pvf,
+                    priority,
+                    result_tx,
+                };
+                self.verify_then(id, request, ctx);
+            }
             Some(ArtifactState::Prepared {
                 path,
                 size,
                 checksum,
                 stats,
                 last_time_needed,
+                verified: true,
             }) => {
                 // One stat: a deleted artifact must be re-prepared, not reported as internal error.
                 if path.exists() {
-                    *last_time_needed = SystemTime::now();
+                    *last_time_needed = cache_dir::touch(path, *last_time_needed);
                     let success = PrepareSuccess {
                         path: path.clone(),
                         size: *size,
@@ -417,8 +449,10 @@ impl HostActor {
             let id = ArtifactId::from_pvf(&pvf);
             match self.artifacts.artifact_state_mut(&id) {
                 Some(ArtifactState::Prepared {
-                    last_time_needed, ..
-                }) => *last_time_needed = SystemTime::now(),
+                    path,
+                    last_time_needed,
+                    ..
+                }) => *last_time_needed = cache_dir::touch(path, *last_time_needed),
                 Some(ArtifactState::Preparing { .. }) => {}
                 Some(ArtifactState::FailedToProcess { .. }) => {
                     if let Some(Ok(num_failures)) = self.retry_allowed(&id) {
@@ -472,6 +506,7 @@ impl HostActor {
                 checksum: success.checksum,
                 stats: success.stats,
                 last_time_needed: SystemTime::now(),
+                verified: true,
             },
             Err(error) => {
                 tracing::warn!(target: LOG_TARGET, code_hash = ?artifact_id.code_hash, %error, "preparation failed");
@@ -485,23 +520,17 @@ impl HostActor {
         self.report_cache_usage();
     }
 
-    fn prune(&mut self, ctx: &mut Context<Self>) {
+    fn prune(&mut self) {
         let pruned = self.artifacts.prune(&self.cleanup);
         if pruned.is_empty() {
             return;
         }
         tracing::info!(target: LOG_TARGET, count = pruned.len(), "pruning least recently needed artifacts");
         self.report_cache_usage();
-        ctx.spawn(
-            async move {
-                for (_, path) in pruned {
-                    if let Err(e) = tokio::fs::remove_file(&path).await {
-                        tracing::warn!(target: LOG_TARGET, ?path, "cannot remove a pruned artifact: {e}");
-                    }
-                }
-            }
-            .into_actor(self),
-        );
+        // Synchronously: a preparation of the same artifact may rename a new file to this name.
+        for (_, path) in pruned {
+            remove_artifact_file(&path);
+        }
     }
 
     fn report_cache_usage(&self) {
@@ -510,27 +539,36 @@ impl HostActor {
     }
 }
 
+/// Deletes an artifact file the table no longer names. One unlink; a failure is logged.
+fn remove_artifact_file(path: &std::path::Path) {
+    if let Err(e) = std::fs::remove_file(path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(target: LOG_TARGET, ?path, "cannot remove an artifact: {e}");
+    }
+}
+
 impl Actor for HostActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
-        ctx.run_interval(self.cleanup_pulse_interval, |host, ctx| host.prune(ctx));
+        ctx.run_interval(self.cleanup_pulse_interval, |host, _| host.prune());
     }
 }
 
 impl Handler<PrecheckPvf> for HostActor {
     type Result = ();
 
-    fn handle(&mut self, msg: PrecheckPvf, _: &mut Self::Context) {
-        self.handle_precheck(msg.pvf, msg.result_tx);
+    fn handle(&mut self, msg: PrecheckPvf, ctx: &mut Self::Context) {
+        self.handle_precheck(msg.pvf, msg.result_tx, ctx);
     }
 }
 
 impl Handler<PreparePvf> for HostActor {
     type Result = ();
 
-    fn handle(&mut self, msg: PreparePvf, _: &mut Self::Context) {
-        self.handle_prepare(msg.pvf, msg.priority, msg.result_tx);
+    fn handle(&mut self, msg: PreparePvf, ctx: &mut Self::Context) {
+        self.handle_prepare(msg.pvf, msg.priority, msg.result_tx, ctx);
     }
 }
 
@@ -564,8 +602,8 @@ impl Handler<ExecutePvf> for HostActor {
 impl Handler<ArtifactNeedsPreparation> for HostActor {
     type Result = ();
 
-    fn handle(&mut self, msg: ArtifactNeedsPreparation, ctx: &mut Self::Context) {
-        self.handle_needs_preparation(msg, ctx);
+    fn handle(&mut self, msg: ArtifactNeedsPreparation, _: &mut Self::Context) {
+        self.handle_needs_preparation(msg);
     }
 }
 
