@@ -215,7 +215,7 @@ pub enum InvalidCandidate {
     /// The PVF trapped, or its result did not decode.
     #[error("invalid: worker reported: {0}")]
     WorkerReportedInvalid(String),
-    /// The job exceeded its time (CPU or the host's wall-clock backstop).
+    /// The job exceeded its CPU time (its monitor fired, or it reported more than allowed).
     #[error("invalid: hard timeout")]
     HardTimeout,
     /// The PoV did not decompress within the bomb limit.
@@ -241,6 +241,12 @@ pub enum PossiblyInvalidError {
     /// The artifact was corrupted on disk.
     #[error("possibly invalid: corrupted artifact")]
     CorruptedArtifact,
+    /// The worker did not answer within the wall-clock allowance (the execution timeout ×
+    /// `JOB_TIMEOUT_WALL_CLOCK_FACTOR`) although the job's CPU-time monitor had not fired: the
+    /// worker or the machine stalled, which says nothing about the candidate. The reference
+    /// calls this a hard timeout and votes invalid.
+    #[error("possibly invalid: the execute worker stalled past the wall-clock limit of {0:?}")]
+    WorkerStalled(std::time::Duration),
 }
 
 /// The outcome classes of a validation, as the reference defines them.

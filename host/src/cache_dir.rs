@@ -267,6 +267,23 @@ pub fn adopt(
     Ok(adopted)
 }
 
+/// Removes every worker dir in `cache_path`. Only for when no worker of ours runs: at shutdown,
+/// after every worker was killed and reaped.
+pub fn remove_worker_dirs(cache_path: &Path) -> io::Result<()> {
+    for entry in fs::read_dir(cache_path)? {
+        let entry = entry?;
+        let is_worker_dir = entry.file_type()?.is_dir()
+            && entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(WORKER_DIR_PREFIX);
+        if is_worker_dir {
+            fs::remove_dir_all(entry.path())?;
+        }
+    }
+    Ok(())
+}
+
 /// Whether the file's bytes match `checksum`. Reads the whole file.
 pub fn verify(path: &Path, checksum: &ArtifactChecksum) -> io::Result<bool> {
     let bytes = fs::read(path)?;

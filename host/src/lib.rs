@@ -311,6 +311,7 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let thread_counters = counters.clone();
+    let cache_path = config.cache_path.clone();
     let thread = std::thread::Builder::new()
         .name("pvf-validation-host".into())
         .spawn(move || {
@@ -350,6 +351,11 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
             // Dropping the system drops every actor: worker handles kill and reap their
             // processes, worker dirs are removed.
             drop(system);
+            // A worker dir that could not be removed when its worker died (it was not
+            // writable then) is removed now that no worker of ours is left.
+            if let Err(e) = cache_dir::remove_worker_dirs(&cache_path) {
+                tracing::warn!(target: pvf_common::LOG_TARGET, ?cache_path, "cannot sweep worker dirs at shutdown: {e}");
+            }
         })
         .map_err(StartError::Thread)?;
     let lifetime = Arc::new(HostLifetime {

@@ -2,6 +2,8 @@
 
 pub mod adder;
 pub mod attack;
+pub mod chaos;
+pub mod garbage;
 
 use pvf_common::{
     ExecutorParams, PrecheckResult, PrepareError, PrepareJobKind, PvfPrepData,

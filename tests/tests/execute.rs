@@ -221,6 +221,56 @@ async fn timeouts_and_killed_workers_or_jobs_give_the_documented_classes() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_stalled_execute_worker_is_possibly_invalid_not_invalid() {
+    let cache = tempfile::tempdir().unwrap();
+    let host = host(cache.path(), 1);
+    let looping = pvf_tests::test_pvf("endless-loop.wat");
+    let params = ValidationParams {
+        parent_head: HeadData(Vec::new()),
+        block_data: BlockData(Vec::new()),
+        relay_parent_number: 1,
+        relay_parent_storage_root: [0; 32],
+    };
+    // Prepare first, so the timing below is the execution alone.
+    let pvf = pvf_tests::pvf(
+        looping.clone(),
+        PrepareJobKind::Compilation,
+        Duration::from_secs(60),
+    );
+    host.prepare(pvf, pvf_host::Priority::Normal)
+        .await
+        .unwrap()
+        .unwrap();
+    let t = Duration::from_millis(500);
+    let started = Instant::now();
+    let running = execute(&host, &looping, &params, t);
+    let staller = async {
+        let worker =
+            pvf_tests::poll_until(Duration::from_secs(10), "a busy execute worker", || {
+                procs::workers_of(cache.path())
+                    .into_iter()
+                    .find(|p| !procs::task_children(*p).is_empty())
+            })
+            .await;
+        // The job keeps running and its CPU-time monitor fires, but the stopped worker can
+        // neither see that nor answer.
+        procs::signal(worker, libc::SIGSTOP);
+    };
+    let (result, ()) = tokio::join!(running, staller);
+    assert_eq!(
+        result,
+        Err(ValidationError::PossiblyInvalid(
+            PossiblyInvalidError::WorkerStalled(t * pvf_common::JOB_TIMEOUT_WALL_CLOCK_FACTOR)
+        ))
+    );
+    assert!(
+        started.elapsed() < t * 4 + Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn backing_jobs_whose_relay_parent_left_the_view_are_dropped() {
     let cache = tempfile::tempdir().unwrap();
     let host = host(cache.path(), 1);

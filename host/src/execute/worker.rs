@@ -180,7 +180,14 @@ async fn exchange(worker: &mut IdleWorker, request: &ExecuteRequest) -> Reply {
     )
     .await;
     let response = match received {
-        Err(_) => return kill(Err(ValidationError::Invalid(InvalidCandidate::HardTimeout))),
+        // A PVF that spins is stopped by the job's CPU-time monitor, which answers `JobTimedOut`
+        // well before this; silence this long is the worker's or the machine's fault.
+        Err(_) => {
+            tracing::warn!(target: LOG_TARGET, pid = worker.pid, ?limit, "execute worker stalled past its wall-clock limit");
+            return kill(Err(ValidationError::PossiblyInvalid(
+                PossiblyInvalidError::WorkerStalled(limit),
+            )));
+        }
         Ok(Err(e)) => {
             tracing::warn!(target: LOG_TARGET, pid = worker.pid, "execute worker connection failed: {e}");
             return kill(Err(ValidationError::PossiblyInvalid(
