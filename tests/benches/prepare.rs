@@ -32,11 +32,6 @@ const RUNTIMES: &[&str] = &[
     "relay/rococo-genesis.raw.wasm",
 ];
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -106,7 +101,7 @@ fn main() {
             local.push(in_process(&code));
             e2e.push(end_to_end(&runtime, &code));
         }
-        let (e2e, local) = (median(e2e), median(local));
+        let (e2e, local) = (pvf_tests::median(e2e), pvf_tests::median(local));
         println!(
             "{:<55} {:>10.3} s {:>10.3} s {:>7.3}",
             file,

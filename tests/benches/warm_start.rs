@@ -38,11 +38,6 @@ const LARGE: &[&str] = &[
     "relay/rococo-genesis.raw.wasm",
 ];
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
-}
-
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
@@ -140,7 +135,7 @@ fn main() {
         let warm: Vec<_> = (0..samples)
             .map(|_| restart_and_execute(&runtime, cache.path(), &code, true))
             .collect();
-        let cold = median(
+        let cold = pvf_tests::median(
             (0..samples)
                 .map(|_| {
                     let empty = tempfile::tempdir().expect("temp dir");
@@ -149,9 +144,9 @@ fn main() {
                 })
                 .collect(),
         );
-        let up = median(warm.iter().map(|(u, _)| *u).collect());
-        let exec = median(warm.iter().map(|(_, e)| *e).collect());
-        let total = median(warm.iter().map(|(u, e)| *u + *e).collect());
+        let up = pvf_tests::median(warm.iter().map(|(u, _)| *u).collect());
+        let exec = pvf_tests::median(warm.iter().map(|(_, e)| *e).collect());
+        let total = pvf_tests::median(warm.iter().map(|(u, e)| *u + *e).collect());
         println!(
             "{name:<48} {:>12} {:>12} {:>12} {:>16}",
             ms(up),
@@ -187,7 +182,7 @@ fn main() {
                 cpus.push(prepared.stats.cpu_time_elapsed);
                 artifacts.push(std::fs::read(&prepared.path).expect("artifact"));
             }
-            figures.push((median(walls), median(cpus)));
+            figures.push((pvf_tests::median(walls), pvf_tests::median(cpus)));
         }
         let identical = artifacts.windows(2).all(|w| w[0] == w[1]);
         let ((off, cpu_off), (on, cpu_on)) = (figures[0], figures[1]);

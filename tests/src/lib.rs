@@ -99,6 +99,22 @@ pub fn pvf_with_params(
     )
 }
 
+/// A candidate with empty head and block: enough for PVFs that ignore their input.
+pub fn empty_validation_params() -> pvf_common::execute::ValidationParams {
+    pvf_common::execute::ValidationParams {
+        parent_head: pvf_common::execute::HeadData(Vec::new()),
+        block_data: pvf_common::execute::BlockData(Vec::new()),
+        relay_parent_number: 1,
+        relay_parent_storage_root: [0; 32],
+    }
+}
+
+/// The median of some timings (the upper one of an even count).
+pub fn median(mut timings: Vec<Duration>) -> Duration {
+    timings.sort();
+    timings[timings.len() / 2]
+}
+
 /// A host with default settings and the test worker, in `cache`.
 pub fn start_host(cache: &Path, worker: PathBuf) -> ValidationHost {
     start_host_with(Config::new(cache.to_path_buf(), worker))

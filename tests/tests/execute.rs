@@ -3,10 +3,7 @@
 use parity_scale_codec::Encode;
 use pvf_common::{
     PrepareJobKind,
-    execute::{
-        BlockData, HeadData, InvalidCandidate, PossiblyInvalidError, ValidationError,
-        ValidationParams,
-    },
+    execute::{InvalidCandidate, PossiblyInvalidError, ValidationError, ValidationParams},
 };
 use pvf_host::{Config, ValidationHost, execute::lanes::PvfExecKind};
 use pvf_tests::{
@@ -161,12 +158,7 @@ async fn timeouts_and_killed_workers_or_jobs_give_the_documented_classes() {
     let cache = tempfile::tempdir().unwrap();
     let host = host(cache.path(), 1);
     let looping = pvf_tests::test_pvf("endless-loop.wat");
-    let params = ValidationParams {
-        parent_head: HeadData(Vec::new()),
-        block_data: BlockData(Vec::new()),
-        relay_parent_number: 1,
-        relay_parent_storage_root: [0; 32],
-    };
+    let params = pvf_tests::empty_validation_params();
     let t = Duration::from_millis(500);
     let started = Instant::now();
     let result = execute(&host, &looping, &params, t).await;
@@ -225,12 +217,7 @@ async fn a_stalled_execute_worker_is_possibly_invalid_not_invalid() {
     let cache = tempfile::tempdir().unwrap();
     let host = host(cache.path(), 1);
     let looping = pvf_tests::test_pvf("endless-loop.wat");
-    let params = ValidationParams {
-        parent_head: HeadData(Vec::new()),
-        block_data: BlockData(Vec::new()),
-        relay_parent_number: 1,
-        relay_parent_storage_root: [0; 32],
-    };
+    let params = pvf_tests::empty_validation_params();
     // Prepare first, so the timing below is the execution alone.
     let pvf = pvf_tests::pvf(
         looping.clone(),
@@ -274,12 +261,7 @@ async fn a_stalled_execute_worker_is_possibly_invalid_not_invalid() {
 async fn backing_jobs_whose_relay_parent_left_the_view_are_dropped() {
     let cache = tempfile::tempdir().unwrap();
     let host = host(cache.path(), 1);
-    let params = ValidationParams {
-        parent_head: HeadData(Vec::new()),
-        block_data: BlockData(Vec::new()),
-        relay_parent_number: 1,
-        relay_parent_storage_root: [0; 32],
-    };
+    let params = pvf_tests::empty_validation_params();
     let (pvd, pov) = pvd_pov(&params);
     let (old, new) = ([1u8; 32], [2u8; 32]);
     host.update_active_leaves(Some(old), vec![], vec![])

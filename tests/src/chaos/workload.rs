@@ -8,7 +8,7 @@ use crate::{adder::Adder, garbage::Garbage};
 use pvf_common::{
     ExecutorParams, PrepareError, PrepareJobKind, PvfPrepData,
     blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
-    execute::{BlockData, HeadData, InvalidCandidate, ValidationError, ValidationParams},
+    execute::{BlockData, InvalidCandidate, ValidationError, ValidationParams},
 };
 use rand::{Rng, rngs::StdRng};
 use std::time::Duration;
@@ -104,15 +104,6 @@ fn bound(prep: Duration, exec: Duration) -> Duration {
     QUEUE_ALLOWANCE + (prep + exec) * 4 * 2
 }
 
-fn empty_params() -> ValidationParams {
-    ValidationParams {
-        parent_head: HeadData(Vec::new()),
-        block_data: BlockData(Vec::new()),
-        relay_parent_number: 1,
-        relay_parent_storage_root: [0; 32],
-    }
-}
-
 impl Workload {
     /// The project's WAT PVFs, plus the corpus's adder and a large runtime when `corpus` is
     /// given.
@@ -183,7 +174,7 @@ impl Workload {
                             PrepareJobKind::Compilation,
                             COMPILATION_TIMEOUT,
                         ),
-                        params: empty_params(),
+                        params: crate::empty_validation_params(),
                         timeout,
                         deserves: Deserves::Invalid("HardTimeout"),
                     },
@@ -273,7 +264,7 @@ impl Workload {
                 },
             }
         } else {
-            let mut params = empty_params();
+            let mut params = crate::empty_validation_params();
             params.block_data = BlockData(bytes);
             Request {
                 label: kind.as_str(),
