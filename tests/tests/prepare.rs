@@ -414,3 +414,31 @@ async fn dropping_the_last_handle_leaves_no_files_or_processes() {
     })
     .await;
 }
+
+#[test]
+fn a_host_dropped_right_after_start_shuts_down_cleanly() {
+    // Regression: the host actor used to be started by the teardown itself, outside the
+    // runtime, and panicked creating its pruning timer.
+    static HOST_THREAD_PANICS: std::sync::atomic::AtomicUsize =
+        std::sync::atomic::AtomicUsize::new(0);
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        if std::thread::current().name() == Some("pvf-validation-host") {
+            HOST_THREAD_PANICS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+        default_hook(info);
+    }));
+    let cache = tempfile::tempdir().unwrap();
+    for _ in 0..100 {
+        drop(start_host(cache.path(), test_worker!()));
+    }
+    assert_eq!(
+        HOST_THREAD_PANICS.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    assert!(
+        dir_entries(cache.path()).is_empty(),
+        "{:?}",
+        dir_entries(cache.path())
+    );
+}

@@ -552,6 +552,11 @@ impl Actor for HostActor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        // A host dropped right after `start` may be started by the drop of its context, after
+        // the runtime is gone; a timer cannot exist then, and nothing needs pruning.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
         ctx.run_interval(self.cleanup_pulse_interval, |host, _| host.prune());
     }
 }
