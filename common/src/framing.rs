@@ -3,7 +3,9 @@
 //! A frame is the payload length as a little-endian `u64` (the reference's `usize` on 64-bit
 //! machines), followed by the SCALE-encoded value. Unlike the reference, every reader takes a
 //! maximum and rejects a larger prefix **before allocating**, and buffers grow with the bytes
-//! actually received, so a compromised peer cannot make us allocate what it never sends.
+//! actually received (to at most twice those bytes plus one chunk: `read_to_end` doubles a
+//! full buffer), so a compromised peer cannot make us allocate what it never sends. The
+//! `framing` fuzz target checks that bound.
 //! A value must consume its payload exactly.
 
 use parity_scale_codec::{Decode, DecodeAll, Encode};
@@ -25,7 +27,7 @@ pub const MAX_JOB_REPLY_FRAME_LEN: u64 = 512 * 1024 * 1024;
 /// Error strings from untrusted jobs are cut to this many bytes before they travel on.
 pub const MAX_ERROR_MESSAGE_LEN: usize = 16 * 1024;
 
-/// Bytes read per step while receiving a frame; the buffer grows by at most this much at once.
+/// The buffer a frame starts with, whatever its prefix announces; it then grows as bytes arrive.
 const READ_CHUNK: usize = 64 * 1024;
 
 /// Why a frame could not be sent or received.
