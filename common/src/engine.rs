@@ -167,7 +167,8 @@ pub fn prepare(
 }
 
 /// Binds an artifact to the code that compiled it: the project's version, the exact versions
-/// of every crate on the compile path (from `Cargo.lock`), and wasmtime's own compatibility
+/// of every crate on the compile path (from `Cargo.lock`), a digest of our own compile-path
+/// sources (this file and the worker's compile job), and wasmtime's own compatibility
 /// hash of the engine (target triple, CPU features, Cranelift flags, tunables, wasm features,
 /// wasmtime version). An artifact whose fingerprint differs from the running binary's is
 /// never adopted from the cache, so an upgrade or a moved disk recompiles instead of guessing.
@@ -196,6 +197,7 @@ impl EngineFingerprint {
         "pvf artifact fingerprint v1".hash(&mut bytes);
         env!("CARGO_PKG_VERSION").hash(&mut bytes);
         env!("PVF_COMPILE_PATH_CRATE_VERSIONS").hash(&mut bytes);
+        env!("PVF_COMPILE_PATH_SOURCES_DIGEST").hash(&mut bytes);
         let sem = Semantics::default();
         format!("{sem:?}").hash(&mut bytes);
         match new_engine(&sem) {
