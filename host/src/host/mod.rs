@@ -7,9 +7,13 @@
 //! artifact in `awaiting_prepare` and then go to the execute queue.
 //!
 //! Artifacts adopted from an earlier run start unverified; [`integrity`] checks one before a
-//! pre-check or prepare request is answered from it.
+//! pre-check or prepare request is answered from it. [`active_leaves`] tracks the relay-chain
+//! view and drops backing jobs that fell out of it.
 
+mod active_leaves;
 mod integrity;
+
+pub use active_leaves::UpdateActiveLeaves;
 
 use crate::execute::queue::PruneBacking;
 use crate::{
@@ -30,11 +34,8 @@ use pvf_common::execute::{PersistedValidationData, PoV, ValidationError};
 use pvf_common::{
     LOG_TARGET, PrecheckResult, PrepareError, PrepareResult, PvfPrepData, prepare::PrepareSuccess,
 };
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
-use std::{
-    collections::{HashMap, HashSet},
-    sync::Arc,
-};
 use tokio::sync::oneshot;
 
 /// Pre-check `pvf`: answer whether it compiles and instantiates. Never retries a failure.
@@ -84,18 +85,6 @@ pub struct ExecutePvf {
     pub kind: PvfExecKind,
     /// Where the answer goes.
     pub result_tx: oneshot::Sender<ExecuteResult>,
-}
-
-/// The relay-chain view changed; drop backing jobs whose relay parent left it.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct UpdateActiveLeaves {
-    /// A new active leaf.
-    pub activated: Option<[u8; 32]>,
-    /// Leaves no longer active.
-    pub deactivated: Vec<[u8; 32]>,
-    /// Ancestors of the new leaf within the scheduling lookahead.
-    pub ancestors: Vec<[u8; 32]>,
 }
 
 /// An execution waiting for its artifact to be prepared.
@@ -154,42 +143,6 @@ impl HostActor {
         self.execute_queue = Some(execute_queue);
         self.prune_backing = Some(prune_backing);
         self
-    }
-
-    fn handle_active_leaves(&mut self, update: UpdateActiveLeaves) {
-        for leaf in &update.deactivated {
-            self.active_leaves.remove(leaf);
-        }
-        if let Some(leaf) = update.activated {
-            self.active_leaves.insert(leaf, update.ancestors);
-        }
-        let live: HashSet<[u8; 32]> = self
-            .active_leaves
-            .iter()
-            .flat_map(|(leaf, ancestors)| std::iter::once(*leaf).chain(ancestors.iter().copied()))
-            .collect();
-        // Backing jobs still waiting for preparation: the reference misses these.
-        for pending in self.awaiting_prepare.values_mut() {
-            let (stale, keep): (Vec<_>, Vec<_>) =
-                std::mem::take(pending).into_iter().partition(|p| {
-                    p.request
-                        .kind
-                        .backing_relay_parent()
-                        .is_some_and(|relay_parent| !live.contains(&relay_parent))
-                });
-            *pending = keep;
-            for p in stale {
-                let _ = p
-                    .request
-                    .result_tx
-                    .send(Err(ValidationError::ExecutionDeadline));
-            }
-        }
-        if let Some(prune) = &self.prune_backing {
-            prune.do_send(PruneBacking {
-                live: Arc::new(live),
-            });
-        }
     }
 
     fn send_to_execute_queue(
@@ -609,13 +562,5 @@ impl Handler<ArtifactNeedsPreparation> for HostActor {
 
     fn handle(&mut self, msg: ArtifactNeedsPreparation, _: &mut Self::Context) {
         self.handle_needs_preparation(msg);
-    }
-}
-
-impl Handler<UpdateActiveLeaves> for HostActor {
-    type Result = ();
-
-    fn handle(&mut self, msg: UpdateActiveLeaves, _: &mut Self::Context) {
-        self.handle_active_leaves(msg);
     }
 }
