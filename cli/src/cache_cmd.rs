@@ -106,11 +106,12 @@ fn list(cache: &Path) -> Result<ExitCode, String> {
     );
     let (mut adopted, mut total) = (0, 0);
     for verdict in &verdicts {
-        let (path, bytes, status) = match verdict {
+        // The scan read an adopted artifact's mtime already; only rejected files need a stat.
+        let (path, bytes, modified, status) = match verdict {
             EntryVerdict::Adopt(a) => {
                 adopted += 1;
                 total += a.size;
-                (&a.path, a.size, "match".to_string())
+                (&a.path, a.size, Some(a.last_used), "match".to_string())
             }
             EntryVerdict::Remove {
                 reason: RemoveReason::WorkerDir,
@@ -119,6 +120,7 @@ fn list(cache: &Path) -> Result<ExitCode, String> {
             EntryVerdict::Remove { path, size, reason } => (
                 path,
                 *size,
+                std::fs::metadata(path).and_then(|m| m.modified()).ok(),
                 format!("removed at next start: {}", reason.as_str()),
             ),
         };
@@ -129,7 +131,6 @@ fn list(cache: &Path) -> Result<ExitCode, String> {
                 short(&n.id.executor_params_prep_hash.0),
             )
         });
-        let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
         println!(
             "{code:<17} {prep:<17} {:>10} {:>12}  {status}",
             size(bytes),

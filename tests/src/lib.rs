@@ -309,6 +309,27 @@ pub mod procs {
             .collect()
     }
 
+    /// Open file descriptors of this process.
+    pub fn open_fds() -> usize {
+        std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+    }
+
+    /// Resident set size of `pid` (`None`: this process), in KiB; 0 if it is gone.
+    pub fn rss_kib(pid: Option<i32>) -> u64 {
+        let pid = pid.map_or_else(|| "self".to_string(), |p| p.to_string());
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmRSS:"))?
+                    .split_whitespace()
+                    .nth(1)?
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or(0)
+    }
+
     /// Sends `signal` to `pid`, failing the test if that is impossible.
     pub fn signal(pid: i32, signal: i32) {
         // SAFETY: kill(2) with integer arguments only.

@@ -9,35 +9,24 @@
 use parity_scale_codec::Encode;
 use pvf_common::PrepareJobKind;
 use pvf_host::{Config, execute::lanes::PvfExecKind};
-use pvf_tests::adder::{Adder, pvd_pov};
+use pvf_tests::{
+    adder::{Adder, pvd_pov},
+    procs,
+};
 use std::time::{Duration, Instant};
 
 const WORKER: &str = env!("CARGO_BIN_EXE_test-worker");
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+fn mib(kib: u64) -> f64 {
+    kib as f64 / 1024.0
 }
 
-fn rss_mib() -> f64 {
-    rss_mib_of("self")
-}
-
-/// Summed RSS of the host's worker processes.
+/// Summed RSS of the host's worker processes, in MiB.
 fn workers_rss_mib(cache: &std::path::Path) -> f64 {
-    pvf_tests::procs::workers_of(cache)
+    mib(procs::workers_of(cache)
         .into_iter()
-        .map(|pid| rss_mib_of(&pid.to_string()))
-        .sum()
-}
-
-fn rss_mib_of(pid: &str) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
+        .map(|pid| procs::rss_kib(Some(pid)))
+        .sum())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -75,7 +64,7 @@ async fn soak_adder_executions_and_repeated_preparations() {
         assert_eq!(result, Ok(adder.expected.clone()));
     }
     let minimal = pvf_tests::test_pvf("minimal-pvf.wat");
-    let (fds_start, rss_start) = (open_fds(), rss_mib());
+    let (fds_start, rss_start) = (procs::open_fds(), mib(procs::rss_kib(None)));
     let workers_start = workers_rss_mib(cache.path());
     let started = Instant::now();
     let (mut done, mut preparations) = (0, 0);
@@ -94,7 +83,7 @@ async fn soak_adder_executions_and_repeated_preparations() {
         }
     }
     let elapsed = started.elapsed();
-    let (fds_end, rss_end) = (open_fds(), rss_mib());
+    let (fds_end, rss_end) = (procs::open_fds(), mib(procs::rss_kib(None)));
     let workers_end = workers_rss_mib(cache.path());
     println!(
         "soak: {done} executions and {preparations} preparations in {:.1} s: {:.0} executions/s",

@@ -77,7 +77,10 @@ fn artifacts(cache: &Path) -> Vec<PathBuf> {
 /// Damages one artifact in `cache`: deleted, cut in half or one byte flipped. Returns the
 /// fault, or `None` if there is no artifact.
 pub fn damage_artifact(rng: &mut StdRng, cache: &Path) -> Option<Fault> {
-    let path = pick(rng, &artifacts(cache).iter().collect::<Vec<_>>())?.clone();
+    let candidates = artifacts(cache);
+    let path = candidates
+        .get(rng.random_range(0..candidates.len().max(1)))?
+        .clone();
     let fault = pick(
         rng,
         &[

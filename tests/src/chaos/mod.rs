@@ -139,24 +139,6 @@ impl ChaosReport {
     }
 }
 
-fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
-}
-
 /// The relay parent every backing request uses; kept active.
 const LEAF: [u8; 32] = [7; 32];
 
@@ -319,7 +301,7 @@ pub async fn run(config: ChaosConfig, worker: &Path, corpus: Option<&Path>) -> C
     let mut rng = StdRng::seed_from_u64(config.seed);
     let mut workload = Workload::new(corpus);
     let report: Shared = Arc::default();
-    let start = (open_fds(), rss_kib());
+    let start = (procs::open_fds(), procs::rss_kib(None));
     let mut after_first = start;
     for n in 0..config.epochs {
         if n > 0 {
@@ -335,11 +317,15 @@ pub async fn run(config: ChaosConfig, worker: &Path, corpus: Option<&Path>) -> C
         let caches = (cache.path(), garbage_cache.path());
         epoch(&config, &mut rng, &mut workload, caches, worker, &report).await;
         if n == 0 {
-            after_first = (open_fds(), rss_kib());
+            after_first = (procs::open_fds(), procs::rss_kib(None));
         }
     }
     let mut report = std::mem::take(&mut *report.lock().unwrap());
     report.leaks = leaks(&[cache.path(), garbage_cache.path()]);
-    report.resources = [start, after_first, (open_fds(), rss_kib())];
+    report.resources = [
+        start,
+        after_first,
+        (procs::open_fds(), procs::rss_kib(None)),
+    ];
     report
 }
