@@ -1,7 +1,8 @@
 //! `PrepareError`: the verdict vocabulary of preparation.
 //!
-//! The codec indices are pinned: pre-checking votes derive from these values and the
-//! out-of-memory reply is pre-encoded by the allocator's failure hook.
+//! The codec indices are pinned: pre-checking votes derive from these values. How a job
+//! process failed is not spelt here but in [`crate::job::JobFailure`], which the prepare
+//! worker maps to these verdicts.
 
 use crate::prepare::PrepareWorkerSuccess;
 use parity_scale_codec::{Decode, Encode};

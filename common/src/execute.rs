@@ -94,8 +94,8 @@ pub struct ExecuteHandshake {
     pub keep_module_warm: bool,
 }
 
-/// Name of the artifact in an execute worker's dir: a hard link the host makes per job.
-pub const ARTIFACT_FILE_NAME: &str = "artifact";
+/// Kept for the host until it imports [`crate::wire_names::ARTIFACT_FILE_NAME`] directly.
+pub use crate::wire_names::ARTIFACT_FILE_NAME;
 
 /// One execution, host → execute worker.
 #[derive(Clone, Debug, Encode, Decode)]

@@ -6,11 +6,13 @@
 //! - [`error`]: `PrepareError`, the verdict vocabulary of preparation;
 //! - [`prepare`]: what a prepare worker reports back (stats, checksum);
 //! - [`execute`]: validation params/results and the execute request/response;
+//! - [`job`]: `JobFailure`, how a job process failed, whatever its kind;
 //! - [`handshake`]: the first frame a worker receives, and `SecurityStatus`;
 //! - [`framing`]: bounded, length-prefixed SCALE frames (blocking and async);
 //! - [`blob`]: decompression of maybe-compressed code with a bomb limit;
 //! - [`engine`]: the one wasmtime configuration that prepare and execute share;
-//! - [`host_function_signatures`]: the PVF host-function set, as names and signatures.
+//! - [`host_function_signatures`]: the PVF host-function set, as names and signatures;
+//! - [`wire_names`]: worker subcommands, flags and worker-dir file names, spelt once.
 
 pub mod blob;
 pub mod engine;
@@ -20,12 +22,15 @@ pub mod executor_params;
 pub mod framing;
 pub mod handshake;
 pub mod host_function_signatures;
+pub mod job;
 pub mod prepare;
 pub mod pvf;
+pub mod wire_names;
 
 pub use error::{PrecheckResult, PrepareError, PrepareResult, PrepareWorkerResult};
 pub use executor_params::{ExecutorParam, ExecutorParams, PvfExecKind, PvfPrepKind};
 pub use handshake::{SecurityStatus, WorkerHandshake};
+pub use job::JobFailure;
 pub use prepare::{ArtifactChecksum, MemoryStats, PrepareStats, PrepareWorkerSuccess};
 pub use pvf::{PrepareJobKind, PvfPrepData, ValidationCodeHash};
 
