@@ -4,6 +4,7 @@
 //! ```text
 //! pvf-worker --version
 //! pvf-worker prepare-worker --socket-path P --worker-dir-path D [--node-impl-version V]
+//! pvf-worker execute-worker --socket-path P --worker-dir-path D [--node-impl-version V]
 //! pvf-worker --check-can-enable-landlock
 //! pvf-worker --check-can-enable-seccomp
 //! pvf-worker --check-can-unshare-user-namespace-and-change-root DIR
@@ -14,12 +15,12 @@
 //! Each `--check-…` flag exits 0 when the feature works and otherwise exits 1 with the reason
 //! on stderr. They change the process they run in, so the host runs each in a fresh process.
 
+use crate::WorkerBodies;
+use pvf_common::wire_names::{
+    EXECUTE_WORKER_SUBCOMMAND, NODE_IMPL_VERSION_FLAG, PREPARE_WORKER_SUBCOMMAND, SOCKET_PATH_FLAG,
+    WORKER_DIR_PATH_FLAG,
+};
 use std::{path::PathBuf, process::ExitCode};
-
-/// The subcommand that starts a prepare worker.
-pub const PREPARE_WORKER_SUBCOMMAND: &str = "prepare-worker";
-/// The subcommand that starts an execute worker.
-pub const EXECUTE_WORKER_SUBCOMMAND: &str = "execute-worker";
 
 /// A start-up probe of one sandbox feature (or all).
 #[derive(Debug, PartialEq, Eq)]
@@ -79,7 +80,7 @@ pub fn parse(args: &[String]) -> Result<WorkerArgs, String> {
         Some("--check-can-unshare-user-namespace-and-change-root") if args.len() == 2 => Ok(
             WorkerArgs::Probe(Probe::ChangeRoot(PathBuf::from(&args[1]))),
         ),
-        Some("--check-security-features") if args.len() == 3 && args[1] == "--worker-dir-path" => {
+        Some("--check-security-features") if args.len() == 3 && args[1] == WORKER_DIR_PATH_FLAG => {
             Ok(WorkerArgs::Probe(Probe::All(PathBuf::from(&args[2]))))
         }
         Some(sub @ (PREPARE_WORKER_SUBCOMMAND | EXECUTE_WORKER_SUBCOMMAND)) => {
@@ -88,14 +89,14 @@ pub fn parse(args: &[String]) -> Result<WorkerArgs, String> {
             while let Some(flag) = rest.next() {
                 let mut value = || rest.next().cloned().ok_or(format!("{flag} needs a value"));
                 match flag.as_str() {
-                    "--socket-path" => socket_path = Some(PathBuf::from(value()?)),
-                    "--worker-dir-path" => worker_dir = Some(PathBuf::from(value()?)),
-                    "--node-impl-version" => node_version = Some(value()?),
+                    SOCKET_PATH_FLAG => socket_path = Some(PathBuf::from(value()?)),
+                    WORKER_DIR_PATH_FLAG => worker_dir = Some(PathBuf::from(value()?)),
+                    NODE_IMPL_VERSION_FLAG => node_version = Some(value()?),
                     other => return Err(format!("unknown argument {other:?}")),
                 }
             }
-            let socket_path = socket_path.ok_or("--socket-path is required")?;
-            let worker_dir = worker_dir.ok_or("--worker-dir-path is required")?;
+            let socket_path = socket_path.ok_or(format!("{SOCKET_PATH_FLAG} is required"))?;
+            let worker_dir = worker_dir.ok_or(format!("{WORKER_DIR_PATH_FLAG} is required"))?;
             Ok(if sub == EXECUTE_WORKER_SUBCOMMAND {
                 WorkerArgs::Execute {
                     socket_path,
@@ -110,22 +111,26 @@ pub fn parse(args: &[String]) -> Result<WorkerArgs, String> {
                 }
             })
         }
-        _ => Err(format!(
-            "usage: --version | {PREPARE_WORKER_SUBCOMMAND} --socket-path P --worker-dir-path D [--node-impl-version V] \
-             | --check-can-enable-landlock | --check-can-enable-seccomp | --check-can-do-secure-clone \
-             | --check-can-unshare-user-namespace-and-change-root DIR | --check-security-features --worker-dir-path D"
-        )),
+        _ => Err(usage()),
     }
 }
 
-/// Runs a worker from its arguments and returns the process exit code, with the production
-/// job bodies (compilation, `validate_block`).
-pub fn run(args: &[String]) -> ExitCode {
-    run_with(
-        args,
-        crate::prepare::compile_job,
-        crate::execute::validate_block_on_big_stack,
+/// What the worker prints when it cannot parse its arguments.
+pub fn usage() -> String {
+    let worker =
+        format!("{SOCKET_PATH_FLAG} P {WORKER_DIR_PATH_FLAG} D [{NODE_IMPL_VERSION_FLAG} V]");
+    format!(
+        "usage: --version | {PREPARE_WORKER_SUBCOMMAND} {worker} | {EXECUTE_WORKER_SUBCOMMAND} {worker} \
+         | --check-can-enable-landlock | --check-can-enable-seccomp | --check-can-do-secure-clone \
+         | --check-can-unshare-user-namespace-and-change-root DIR \
+         | --check-security-features {WORKER_DIR_PATH_FLAG} D"
     )
+}
+
+/// Runs a worker from its arguments and returns the process exit code, with the production
+/// bodies (compilation, `validate_block`).
+pub fn run(args: &[String]) -> ExitCode {
+    run_with(args, WorkerBodies::PRODUCTION)
 }
 
 fn run_probe(probe: Probe) -> ExitCode {
@@ -163,14 +168,9 @@ fn run_probe(probe: Probe) -> ExitCode {
     }
 }
 
-/// [`run`] with other job bodies: `prepare_job` runs inside every prepare job process,
-/// `execute_job` inside every execute job process. Only the test worker passes anything but
-/// the production bodies (its test-only job kinds).
-pub fn run_with(
-    args: &[String],
-    prepare_job: crate::PrepareJobFn,
-    execute_job: crate::ExecuteJobFn,
-) -> ExitCode {
+/// [`run`] with other bodies (see [`WorkerBodies`]). Only the test worker passes anything but
+/// the production bodies (its test-only job kinds and modes).
+pub fn run_with(args: &[String], bodies: WorkerBodies) -> ExitCode {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_writer(std::io::stderr)
@@ -190,7 +190,7 @@ pub fn run_with(
                 &socket_path,
                 &worker_dir,
                 node_version.as_deref(),
-                execute_job,
+                bodies,
             ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -209,7 +209,7 @@ pub fn run_with(
                 &socket_path,
                 &worker_dir,
                 node_version.as_deref(),
-                prepare_job,
+                bodies,
             ) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -265,5 +265,22 @@ mod tests {
             Ok(WorkerArgs::Probe(Probe::All("/d".into())))
         );
         assert!(parse(&args("--check-security-features")).is_err());
+    }
+
+    #[test]
+    fn parses_the_execute_subcommand_and_the_usage_names_both() {
+        assert_eq!(
+            parse(&args(
+                "execute-worker --worker-dir-path /d --socket-path /s"
+            )),
+            Ok(WorkerArgs::Execute {
+                socket_path: "/s".into(),
+                worker_dir: "/d".into(),
+                node_version: None
+            })
+        );
+        let usage = parse(&args("bogus")).unwrap_err();
+        assert!(usage.contains("prepare-worker --socket-path"), "{usage}");
+        assert!(usage.contains("execute-worker --socket-path"), "{usage}");
     }
 }

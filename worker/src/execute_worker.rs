@@ -8,18 +8,20 @@
 //! a thread with `StackNativeMax` of stack, under the CPU-time limit.
 
 use crate::{
-    ExecuteJobFn, WorkerError, connect_and_sandbox,
-    execute::{LoadError, LoadedArtifact, load_artifact, validate_block_on_big_stack},
+    ExecuteJobFn, WorkerBodies, WorkerError, connect_and_sandbox,
+    execute::{LoadError, LoadedArtifact, load_artifact},
     job,
+    threads::ThreadCheck,
 };
 use pvf_common::{
-    PrepareError,
+    JobFailure, PrepareError,
     engine::{self, Semantics},
     execute::{
-        ARTIFACT_FILE_NAME, BlockData, ExecuteHandshake, ExecuteRequest, InternalValidationError,
-        JobError, JobResponse, POV_BOMB_LIMIT, ValidationParams, WorkerResponse,
+        BlockData, ExecuteHandshake, ExecuteRequest, InternalValidationError, JobError,
+        JobResponse, POV_BOMB_LIMIT, ValidationParams, WorkerResponse,
     },
     framing,
+    wire_names::ARTIFACT_FILE_NAME,
 };
 use std::{io, os::fd::AsRawFd, path::Path};
 
@@ -33,11 +35,11 @@ pub fn run_execute_worker(
         socket_path,
         worker_dir,
         node_version,
-        validate_block_on_big_stack,
+        WorkerBodies::PRODUCTION,
     )
 }
 
-/// [`run_execute_worker`] with another job body. Only the test worker uses this, to add
+/// [`run_execute_worker`] with other bodies. Only the test worker uses this, to add
 /// test-only job kinds without compiling them into release binaries; everything around the
 /// body (artifact loading, PoV decompression, the sandboxed job process) stays the production
 /// code.
@@ -45,14 +47,17 @@ pub fn run_execute_worker_with(
     socket_path: &Path,
     worker_dir: &Path,
     node_version: Option<&str>,
-    job_fn: ExecuteJobFn,
+    bodies: WorkerBodies,
 ) -> Result<(), WorkerError> {
-    let (mut stream, sandbox, _) = connect_and_sandbox(
+    let started = connect_and_sandbox(
         socket_path,
         worker_dir,
         node_version,
         pvf_security::WorkerKind::Execute,
+        bodies.before_first_job,
     )?;
+    let (mut stream, sandbox, mut thread_check) =
+        (started.stream, started.sandbox, started.thread_check);
     let handshake: ExecuteHandshake =
         framing::recv_blocking(&mut stream, framing::MAX_REPLY_FRAME_LEN)?;
     let semantics = Semantics::from_executor_params(&handshake.executor_params);
@@ -75,9 +80,9 @@ pub fn run_execute_worker_with(
             sandbox: &sandbox,
             host_socket: stream.as_raw_fd(),
             pvf_logging: handshake.pvf_logging,
-            job_fn,
+            job_fn: bodies.execute_job,
         };
-        let response = worker.execute_one(&request, &mut cached);
+        let response = worker.execute_one(&request, &mut cached, &mut thread_check);
         if !handshake.keep_module_warm {
             cached = None;
         }
@@ -109,6 +114,7 @@ impl ExecuteWorker<'_> {
         &self,
         request: &ExecuteRequest,
         cached: &mut Option<LoadedArtifact>,
+        thread_check: &mut ThreadCheck,
     ) -> WorkerResponse {
         let (engine, semantics, artifact_path, sandbox) = (
             self.engine,
@@ -156,27 +162,73 @@ impl ExecuteWorker<'_> {
             relay_parent_storage_root: request.pvd.relay_parent_storage_root,
         };
         let report = job::run_in_child(
+            thread_check,
             sandbox.job_spawn,
             request.execution_timeout,
             &[host_socket],
-            |_| {
-                (self.job_fn)(engine, &artifact.module, semantics, &params, pvf_logging)
-                    .map_err(PrepareError::JobError)
-            },
+            |_| (self.job_fn)(engine, &artifact.module, semantics, &params, pvf_logging),
         );
         match report.result {
-            Ok(job_response) => WorkerResponse::Job {
+            Ok(Ok(job_response)) => WorkerResponse::Job {
                 job_response,
                 duration: report.cpu_time,
                 pov_size,
             },
-            Err(PrepareError::TimedOut) => WorkerResponse::JobTimedOut,
-            Err(PrepareError::JobDied { err, job_pid }) => WorkerResponse::JobDied { err, job_pid },
-            Err(PrepareError::Kernel(e)) => {
-                WorkerResponse::InternalError(InternalValidationError::Kernel(e))
-            }
-            Err(PrepareError::JobError(e)) => WorkerResponse::JobError(JobError::Panic(e)),
-            Err(other) => WorkerResponse::JobError(JobError::Panic(other.to_string())),
+            Ok(Err(e)) => WorkerResponse::JobError(JobError::Panic(e)),
+            Err(failure) => worker_response(failure),
+        }
+    }
+}
+
+/// The answer to the host for an execute job that produced no result of its own.
+fn worker_response(failure: JobFailure) -> WorkerResponse {
+    match failure {
+        JobFailure::TimedOut => WorkerResponse::JobTimedOut,
+        JobFailure::Died { err, job_pid } => WorkerResponse::JobDied { err, job_pid },
+        JobFailure::Kernel(e) => WorkerResponse::InternalError(InternalValidationError::Kernel(e)),
+        JobFailure::NoValidAnswer(e) => WorkerResponse::JobError(JobError::Panic(e)),
+        // The execute job tracks no memory; should it ever report this, the host sees the
+        // words it saw before `JobFailure` existed.
+        JobFailure::OutOfMemory => {
+            WorkerResponse::JobError(JobError::Panic(PrepareError::OutOfMemory.to_string()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_failures_become_the_worker_responses_they_always_were() {
+        let s = || "x".to_string();
+        let cases = [
+            (JobFailure::TimedOut, WorkerResponse::JobTimedOut),
+            (
+                JobFailure::Died {
+                    err: s(),
+                    job_pid: 3,
+                },
+                WorkerResponse::JobDied {
+                    err: s(),
+                    job_pid: 3,
+                },
+            ),
+            (
+                JobFailure::Kernel(s()),
+                WorkerResponse::InternalError(InternalValidationError::Kernel(s())),
+            ),
+            (
+                JobFailure::NoValidAnswer(s()),
+                WorkerResponse::JobError(JobError::Panic(s())),
+            ),
+            (
+                JobFailure::OutOfMemory,
+                WorkerResponse::JobError(JobError::Panic("prepare: out of memory".into())),
+            ),
+        ];
+        for (failure, response) in cases {
+            assert_eq!(worker_response(failure), response);
         }
     }
 }

@@ -1,14 +1,15 @@
 //! One job, one child process.
 //!
 //! The worker forks a fresh child for every job, so a job that crashes, leaks or is hijacked
-//! cannot touch the next one. The child reports through a pipe, in one bounded frame; the
-//! worker then reaps it and measures its CPU time with `getrusage(RUSAGE_CHILDREN)`.
+//! cannot touch the next one. The child reports through a pipe, in one bounded frame carrying
+//! `Result<T, JobFailure>`: the job's own result, or why there is none. The worker then reaps
+//! it and measures its CPU time with `getrusage(RUSAGE_CHILDREN)`.
 //!
 //! Inside the child, three parties may want to send the single reply: the job itself, the
 //! CPU-time monitor and the allocator's out-of-memory hook. [`claim_reply`] lets exactly one
 //! of them write.
 
-use crate::cpu_monitor;
+use crate::{cpu_monitor, threads::ThreadCheck};
 use nix::{
     sys::{
         resource::{UsageWho, getrusage},
@@ -19,8 +20,9 @@ use nix::{
 };
 use parity_scale_codec::{Decode, Encode};
 use pvf_common::{
-    PrepareError,
+    JobFailure,
     framing::{self, FrameError, MAX_JOB_REPLY_FRAME_LEN},
+    job::TIMED_OUT_REPLY_FRAME,
 };
 use pvf_security::JobSpawn;
 use std::{
@@ -38,36 +40,40 @@ pub fn claim_reply() -> bool {
     !REPLY_CLAIMED.swap(true, Ordering::SeqCst)
 }
 
-/// The pre-encoded job reply `Err(PrepareError::TimedOut)`, written by the CPU monitor.
-const TIMED_OUT_REPLY_FRAME: [u8; 10] = [2, 0, 0, 0, 0, 0, 0, 0, 1, 4];
-
 /// What the worker learnt about a finished job.
 #[derive(Debug)]
 pub struct JobReport<T> {
-    /// The job's own answer, or the worker's verdict on how it ended.
-    pub result: Result<T, PrepareError>,
+    /// The job's own result, or why there is none.
+    pub result: Result<T, JobFailure>,
     /// CPU time the job process consumed.
     pub cpu_time: Duration,
 }
 
 /// Runs `job` in a child process (a namespaced clone or a plain fork, per `how`) with a
-/// CPU-time limit and returns its answer.
+/// CPU-time limit and returns its result.
 ///
 /// `close_in_child` lists descriptors the child must not keep (the host socket), so the only
 /// way out of the job is its pipe. `job` receives the pipe's write descriptor, for the
 /// allocator's out-of-memory hook.
 ///
 /// Must be called from a single-threaded process: only the calling thread survives `fork`.
+/// `threads` checks that first and refuses the job with [`JobFailure::Kernel`] otherwise.
 pub fn run_in_child<T: Encode + Decode>(
+    threads: &mut ThreadCheck,
     how: JobSpawn,
     cpu_time_limit: Duration,
     close_in_child: &[RawFd],
-    job: impl FnOnce(RawFd) -> Result<T, PrepareError>,
+    job: impl FnOnce(RawFd) -> T,
 ) -> JobReport<T> {
-    let kernel_err = |what: &str, e: nix::Error| JobReport {
-        result: Err(PrepareError::Kernel(format!("{what}: {e}"))),
+    let failed = |failure: JobFailure| JobReport {
+        result: Err(failure),
         cpu_time: Duration::ZERO,
     };
+    let kernel_err = |what: &str, e: nix::Error| failed(JobFailure::Kernel(format!("{what}: {e}")));
+    if let Err(refusal) = threads.check() {
+        return failed(refusal);
+    }
+    let task_dir_fd = threads.raw_fd();
     let (read_end, write_end) = match pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
         Ok(p) => p,
         Err(e) => return kernel_err("pipe2", e),
@@ -81,18 +87,18 @@ pub fn run_in_child<T: Encode + Decode>(
         // SAFETY: closing descriptors the child inherited and never uses: the pipe's read end
         // and the host socket, so the pipe is the job's only way out.
         unsafe { libc::close(read_fd) };
-        for fd in close_in_child {
-            // SAFETY: as above.
+        for fd in close_in_child.iter().chain(task_dir_fd.as_ref()) {
+            // SAFETY: as above; the worker's `/proc/self/task` would open its `/proc` files.
             unsafe { libc::close(*fd) };
         }
         child_main(cpu_time_limit, write_end, job)
     };
-    // SAFETY: the worker is single-threaded (see `run_prepare_worker`), so the child starts
-    // with a consistent heap and no locks held by vanished threads.
+    // SAFETY: the worker is single-threaded (checked above, unless `/proc` was unavailable), so
+    // the child starts with a consistent heap and no locks held by vanished threads.
     match unsafe { pvf_security::clone::spawn_job(how, child_body) } {
         Err(e) => kernel_err("fork/clone", e),
         Ok(child) => {
-            let reply = framing::recv_blocking::<_, Result<T, PrepareError>>(
+            let reply = framing::recv_blocking::<_, Result<T, JobFailure>>(
                 &mut File::from(read_end),
                 MAX_JOB_REPLY_FRAME_LEN,
             );
@@ -102,10 +108,10 @@ pub fn run_in_child<T: Encode + Decode>(
                 Err(e) => return kernel_err("getrusage", e),
             };
             let result = match status {
-                Err(e) => Err(PrepareError::Kernel(format!("waitpid: {e}"))),
+                Err(e) => Err(JobFailure::Kernel(format!("waitpid: {e}"))),
                 Ok(status) if cpu_time >= cpu_time_limit => {
                     tracing::warn!(target: pvf_common::LOG_TARGET, ?status, ?cpu_time, "job exceeded its CPU time");
-                    Err(PrepareError::TimedOut)
+                    Err(JobFailure::TimedOut)
                 }
                 Ok(status) => interpret(child, status, reply),
             };
@@ -125,22 +131,22 @@ fn cpu_of(usage: &nix::sys::resource::Usage) -> Duration {
 fn interpret<T>(
     child: Pid,
     status: WaitStatus,
-    reply: Result<Result<T, PrepareError>, FrameError>,
-) -> Result<T, PrepareError> {
+    reply: Result<Result<T, JobFailure>, FrameError>,
+) -> Result<T, JobFailure> {
     match (status, reply) {
         (WaitStatus::Exited(_, 0), Ok(Ok(value))) => Ok(value),
-        (WaitStatus::Exited(_, code), Ok(Ok(_))) => Err(PrepareError::JobError(format!(
+        (WaitStatus::Exited(_, code), Ok(Ok(_))) => Err(JobFailure::NoValidAnswer(format!(
             "job reported success but exited with status {code}"
         ))),
         (WaitStatus::Exited(..), Ok(Err(err))) => Err(err),
-        (WaitStatus::Exited(_, code), Err(e)) => Err(PrepareError::JobError(format!(
+        (WaitStatus::Exited(_, code), Err(e)) => Err(JobFailure::NoValidAnswer(format!(
             "job exited with status {code} without a valid reply: {e}"
         ))),
-        (WaitStatus::Signaled(_, signal, _), _) => Err(PrepareError::JobDied {
+        (WaitStatus::Signaled(_, signal, _), _) => Err(JobFailure::Died {
             err: format!("received signal: {}", signal_name(signal)),
             job_pid: child.as_raw(),
         }),
-        (other, _) => Err(PrepareError::JobDied {
+        (other, _) => Err(JobFailure::Died {
             err: format!("unexpected status from waitpid: {other:?}"),
             job_pid: child.as_raw(),
         }),
@@ -155,7 +161,7 @@ fn signal_name(signal: Signal) -> &'static str {
 fn child_main<T: Encode>(
     cpu_time_limit: Duration,
     write_end: OwnedFd,
-    job: impl FnOnce(RawFd) -> Result<T, PrepareError>,
+    job: impl FnOnce(RawFd) -> T,
 ) -> std::convert::Infallible {
     // Die with the worker: a job must not outlive the process that would reap it.
     // SAFETY: prctl with integer arguments only.
@@ -175,19 +181,17 @@ fn child_main<T: Encode>(
         // SAFETY: ends the process at once; the reply is already written.
         unsafe { libc::_exit(1) }
     });
-    let result = match monitor {
-        Err(e) => Err(PrepareError::Kernel(format!(
+    let result: Result<T, JobFailure> = match monitor {
+        Err(e) => Err(JobFailure::Kernel(format!(
             "cannot spawn the CPU-time monitor: {e}"
         ))),
-        Ok(()) => std::panic::catch_unwind(AssertUnwindSafe(|| job(fd))).unwrap_or_else(|panic| {
+        Ok(()) => std::panic::catch_unwind(AssertUnwindSafe(|| job(fd))).map_err(|panic| {
             let msg = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic payload".into());
-            Err(PrepareError::JobError(framing::truncate_message(format!(
-                "panic: {msg}"
-            ))))
+            JobFailure::NoValidAnswer(framing::truncate_message(format!("panic: {msg}")))
         }),
     };
     let exit_code = if result.is_ok() { 0 } else { 1 };
@@ -205,45 +209,73 @@ mod tests {
 
     #[test]
     fn pre_encoded_frames_match_the_real_encoding() {
-        let timed_out: Result<(), PrepareError> = Err(PrepareError::TimedOut);
+        let timed_out: Result<u8, JobFailure> = Err(JobFailure::TimedOut);
         assert_eq!(framing::encode_frame(&timed_out), TIMED_OUT_REPLY_FRAME);
-        let oom: Result<(), PrepareError> = Err(PrepareError::OutOfMemory);
+        let oom: Result<crate::prepare::CompiledArtifact, JobFailure> =
+            Err(JobFailure::OutOfMemory);
         assert_eq!(framing::encode_frame(&oom), crate::memory::OOM_REPLY_FRAME);
     }
 
     #[test]
     fn interpret_maps_every_ending() {
+        type Reply = Result<Result<u8, JobFailure>, FrameError>;
         let pid = Pid::from_raw(42);
-        let ok: Result<Result<u8, PrepareError>, FrameError> = Ok(Ok(7));
-        assert_eq!(interpret(pid, WaitStatus::Exited(pid, 0), ok), Ok(7));
-        let ok: Result<Result<u8, PrepareError>, FrameError> = Ok(Ok(7));
+        let truncated = || -> Reply {
+            Err(FrameError::Truncated {
+                expected: 8,
+                got: 0,
+            })
+        };
+        assert_eq!(interpret(pid, WaitStatus::Exited(pid, 0), Ok(Ok(7))), Ok(7));
         assert!(matches!(
-            interpret(pid, WaitStatus::Exited(pid, 3), ok),
-            Err(PrepareError::JobError(_))
+            interpret(pid, WaitStatus::Exited(pid, 3), Ok(Ok(7))),
+            Err(JobFailure::NoValidAnswer(_))
         ));
-        let err: Result<Result<u8, PrepareError>, FrameError> = Ok(Err(PrepareError::OutOfMemory));
+        let oom: Reply = Ok(Err(JobFailure::OutOfMemory));
         assert_eq!(
-            interpret(pid, WaitStatus::Exited(pid, 2), err),
-            Err(PrepareError::OutOfMemory)
+            interpret(pid, WaitStatus::Exited(pid, 2), oom),
+            Err(JobFailure::OutOfMemory)
         );
-        let none: Result<Result<u8, PrepareError>, FrameError> = Err(FrameError::Truncated {
-            expected: 8,
-            got: 0,
-        });
         assert!(matches!(
-            interpret(pid, WaitStatus::Exited(pid, 1), none),
-            Err(PrepareError::JobError(_))
+            interpret(pid, WaitStatus::Exited(pid, 1), truncated()),
+            Err(JobFailure::NoValidAnswer(_))
         ));
-        let none: Result<Result<u8, PrepareError>, FrameError> = Err(FrameError::Truncated {
-            expected: 8,
-            got: 0,
-        });
         assert_eq!(
-            interpret(pid, WaitStatus::Signaled(pid, Signal::SIGKILL, false), none),
-            Err(PrepareError::JobDied {
+            interpret(
+                pid,
+                WaitStatus::Signaled(pid, Signal::SIGKILL, false),
+                truncated()
+            ),
+            Err(JobFailure::Died {
                 err: "received signal: SIGKILL".into(),
                 job_pid: 42
             })
         );
+    }
+
+    /// A test process has other threads (the harness's, and one parked here): no job may be
+    /// forked from it.
+    #[test]
+    fn a_multi_threaded_process_forks_no_job() {
+        let (release, parked) = std::sync::mpsc::channel::<()>();
+        let extra = std::thread::spawn(move || parked.recv());
+        let mut threads = ThreadCheck::open();
+        if threads.raw_fd().is_none() {
+            eprintln!("SKIPPED: no /proc/self/task");
+            return;
+        }
+        let report = run_in_child(
+            &mut threads,
+            JobSpawn::Fork,
+            Duration::from_secs(10),
+            &[],
+            |_| 7u8,
+        );
+        drop(release);
+        let _ = extra.join();
+        match report.result {
+            Err(JobFailure::Kernel(msg)) => assert!(msg.contains("single-threaded"), "{msg}"),
+            other => panic!("a job was forked from a multi-threaded process: {other:?}"),
+        }
     }
 }

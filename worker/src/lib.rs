@@ -1,12 +1,19 @@
-//! The PVF worker process.
+//! The PVF worker process, in two flavours that start alike: check the version, connect to
+//! the host, read the handshake, clear the environment, apply the sandbox, then serve one
+//! request at a time until the host hangs up.
 //!
-//! `run_prepare_worker` is the whole life of a prepare worker: connect to the host, read the
-//! handshake, check the version, clear the environment, apply the sandbox, then serve jobs
-//! until the host hangs up. Each job runs in a forked child (see [`job`]); the worker itself
-//! never parses a PVF.
+//! - Prepare ([`run_prepare_worker`], here; the job body in [`prepare`]): compiles a PVF per
+//!   request and writes the artifact to the file the host created for it.
+//! - Execute ([`execute_worker`]; the job body in [`execute`]): bound for life to one set of
+//!   executor parameters, keeps the loaded artifact between requests and runs
+//!   `validate_block` per request.
 //!
-//! The worker must stay single-threaded until it forks: `fork` keeps only the calling thread,
-//! and unsharing a user namespace requires a single-threaded process.
+//! Either way the work itself runs in a job process, forked or cloned afresh per request
+//! ([`job`]), under a CPU-time limit, answering through a pipe; the worker never parses a PVF
+//! itself. [`entrypoint`] turns command-line arguments into one of the two.
+//!
+//! The worker must stay single-threaded: `fork` keeps only the calling thread, and unsharing a
+//! user namespace requires a single-threaded process. [`threads`] checks it before every job.
 
 pub mod cpu_monitor;
 pub mod entrypoint;
@@ -16,21 +23,20 @@ pub mod host_functions;
 pub mod job;
 pub mod memory;
 pub mod prepare;
+pub mod threads;
 
 use pvf_common::{
-    LOG_TARGET, PrepareError, PrepareJobKind, PrepareStats, PrepareWorkerResult,
+    JobFailure, LOG_TARGET, PrepareError, PrepareJobKind, PrepareStats, PrepareWorkerResult,
     PrepareWorkerSuccess, PvfPrepData, WORKER_ENV_KEEP, WorkerHandshake,
     engine::CompilationThreads, framing, prepare::ArtifactChecksum,
+    wire_names::TMP_ARTIFACT_FILE_NAME,
 };
 use std::{
     io,
     os::{fd::AsRawFd, unix::net::UnixStream},
     path::{Path, PathBuf},
 };
-
-/// Name of the file in the worker dir that the host creates empty and the worker fills with
-/// the artifact. The worker never creates files.
-pub const TMP_ARTIFACT_FILE_NAME: &str = "tmp-artifact";
+use threads::ThreadCheck;
 
 /// This worker's version; the host passes its own and they must match.
 pub const WORKER_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -81,57 +87,108 @@ pub type ExecuteJobFn = fn(
     bool,
 ) -> Result<pvf_common::execute::JobResponse, String>;
 
+/// What a worker runs besides its fixed machinery: the job bodies and a start-up hook. Only
+/// the test worker passes anything but [`WorkerBodies::PRODUCTION`], so release binaries never
+/// contain its test-only code.
+#[derive(Clone, Copy, Debug)]
+pub struct WorkerBodies {
+    /// The body of every prepare job.
+    pub prepare_job: PrepareJobFn,
+    /// The body of every execute job.
+    pub execute_job: ExecuteJobFn,
+    /// Runs once in the worker, sandboxed, before its first job. The test worker starts a
+    /// thread here to exercise the single-thread check.
+    pub before_first_job: fn(),
+}
+
+impl WorkerBodies {
+    /// Compilation, `validate_block`, and no start-up hook.
+    pub const PRODUCTION: Self = Self {
+        prepare_job: prepare::compile_job,
+        execute_job: execute::validate_block_on_big_stack,
+        before_first_job: || {},
+    };
+}
+
 /// Runs a prepare worker until the host hangs up (`Ok`) or something breaks (`Err`).
 pub fn run_prepare_worker(
     socket_path: &Path,
     worker_dir: &Path,
     node_version: Option<&str>,
 ) -> Result<(), WorkerError> {
-    run_prepare_worker_with(socket_path, worker_dir, node_version, prepare::compile_job)
+    run_prepare_worker_with(
+        socket_path,
+        worker_dir,
+        node_version,
+        WorkerBodies::PRODUCTION,
+    )
 }
 
-/// [`run_prepare_worker`] with another job body. Only the test worker uses this, to add
+/// [`run_prepare_worker`] with other bodies. Only the test worker uses this, to add
 /// test-only job kinds without compiling them into release binaries.
 pub fn run_prepare_worker_with(
     socket_path: &Path,
     worker_dir: &Path,
     node_version: Option<&str>,
-    job_fn: PrepareJobFn,
+    bodies: WorkerBodies,
 ) -> Result<(), WorkerError> {
-    let (mut stream, sandbox, handshake) = connect_and_sandbox(
+    let mut worker = connect_and_sandbox(
         socket_path,
         worker_dir,
         node_version,
         pvf_security::WorkerKind::Prepare,
+        bodies.before_first_job,
     )?;
+    let stream = &mut worker.stream;
     loop {
-        let pvf: PvfPrepData =
-            match framing::recv_blocking(&mut stream, framing::MAX_REQUEST_FRAME_LEN) {
-                Ok(pvf) => pvf,
-                Err(framing::FrameError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    return Ok(());
-                }
-                Err(e) => return Err(e.into()),
-            };
+        let pvf: PvfPrepData = match framing::recv_blocking(stream, framing::MAX_REQUEST_FRAME_LEN)
+        {
+            Ok(pvf) => pvf,
+            Err(framing::FrameError::Io(e)) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                return Ok(());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let threads = match pvf.prep_kind() {
-            PrepareJobKind::Compilation if handshake.parallel_compilation => {
+            PrepareJobKind::Compilation if worker.handshake.parallel_compilation => {
                 CompilationThreads::AllCores
             }
             _ => CompilationThreads::One,
         };
-        let result = prepare_one(&pvf, threads, &sandbox, stream.as_raw_fd(), job_fn);
-        framing::send_blocking(&mut stream, &result)?;
+        let host_socket = stream.as_raw_fd();
+        let result = prepare_one(
+            &pvf,
+            threads,
+            &worker.sandbox,
+            &mut worker.thread_check,
+            host_socket,
+            bodies.prepare_job,
+        );
+        framing::send_blocking(stream, &result)?;
     }
 }
 
+/// A worker after [`connect_and_sandbox`], ready for its first job.
+pub(crate) struct Started {
+    /// The connection to the host.
+    pub stream: UnixStream,
+    /// The sandbox as applied.
+    pub sandbox: pvf_security::AppliedSandbox,
+    /// The host's handshake.
+    pub handshake: WorkerHandshake,
+    /// Opened before the sandbox, checked before every job.
+    pub thread_check: ThreadCheck,
+}
+
 /// The common start of every worker: version check, connect, handshake, clean environment,
-/// sandbox. Returns the connection, the sandbox as applied and the handshake.
+/// sandbox, then the `before_first_job` hook.
 pub(crate) fn connect_and_sandbox(
     socket_path: &Path,
     worker_dir: &Path,
     node_version: Option<&str>,
     kind: pvf_security::WorkerKind,
-) -> Result<(UnixStream, pvf_security::AppliedSandbox, WorkerHandshake), WorkerError> {
+    before_first_job: fn(),
+) -> Result<Started, WorkerError> {
     if let Some(node) = node_version
         && node != WORKER_VERSION
     {
@@ -145,10 +202,18 @@ pub(crate) fn connect_and_sandbox(
     let handshake: WorkerHandshake =
         framing::recv_blocking(&mut stream, framing::MAX_REPLY_FRAME_LEN)?;
     clear_environment();
+    // Before the sandbox, which hides `/proc`.
+    let thread_check = ThreadCheck::open();
     let sandbox =
         pvf_security::apply_before_first_job(&handshake.security_status, kind, worker_dir)?;
+    before_first_job();
     tracing::debug!(target: LOG_TARGET, ?worker_dir, ?sandbox, ?kind, "worker ready");
-    Ok((stream, sandbox, handshake))
+    Ok(Started {
+        stream,
+        sandbox,
+        handshake,
+        thread_check,
+    })
 }
 
 /// Removes every environment variable but `RUST_LOG`: the host already spawns us with a clean
@@ -168,16 +233,18 @@ fn prepare_one(
     pvf: &PvfPrepData,
     threads: CompilationThreads,
     sandbox: &pvf_security::AppliedSandbox,
+    thread_check: &mut ThreadCheck,
     host_socket: i32,
     job_fn: PrepareJobFn,
 ) -> PrepareWorkerResult {
     let report = job::run_in_child(
+        thread_check,
         sandbox.job_spawn,
         pvf.prep_timeout(),
         &[host_socket],
         |reply_fd| job_fn(pvf, threads, reply_fd),
     );
-    let compiled = report.result?;
+    let compiled = report.result.map_err(prepare_error)??;
     let tmp: PathBuf = sandbox.worker_dir.join(TMP_ARTIFACT_FILE_NAME);
     // The host created the file; opening without `create` keeps the worker's rights minimal.
     let write = || -> io::Result<()> {
@@ -197,4 +264,44 @@ fn prepare_one(
             observed_wasm_code_len: compiled.observed_wasm_code_len,
         },
     })
+}
+
+/// The prepare verdict for a job that produced no result of its own.
+fn prepare_error(failure: JobFailure) -> PrepareError {
+    match failure {
+        JobFailure::TimedOut => PrepareError::TimedOut,
+        JobFailure::OutOfMemory => PrepareError::OutOfMemory,
+        JobFailure::NoValidAnswer(msg) => PrepareError::JobError(msg),
+        JobFailure::Died { err, job_pid } => PrepareError::JobDied { err, job_pid },
+        JobFailure::Kernel(msg) => PrepareError::Kernel(msg),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn job_failures_become_the_prepare_verdicts_they_always_were() {
+        let s = || "x".to_string();
+        let cases = [
+            (JobFailure::TimedOut, PrepareError::TimedOut),
+            (JobFailure::OutOfMemory, PrepareError::OutOfMemory),
+            (JobFailure::NoValidAnswer(s()), PrepareError::JobError(s())),
+            (
+                JobFailure::Died {
+                    err: s(),
+                    job_pid: 3,
+                },
+                PrepareError::JobDied {
+                    err: s(),
+                    job_pid: 3,
+                },
+            ),
+            (JobFailure::Kernel(s()), PrepareError::Kernel(s())),
+        ];
+        for (failure, verdict) in cases {
+            assert_eq!(prepare_error(failure), verdict);
+        }
+    }
 }

@@ -2,8 +2,8 @@
 //! peak, and enforces `PrecheckingMaxMemory`.
 //!
 //! On overrun the allocator cannot allocate, unwind or lock, so it writes a pre-encoded
-//! `Err(OutOfMemory)` job reply straight to the job's pipe with `write(2)` and ends the process
-//! with `_exit(2)`. Every binary that can run prepare jobs installs it:
+//! `Err(JobFailure::OutOfMemory)` job reply straight to the job's pipe with `write(2)` and
+//! ends the process with `_exit(2)`. Every binary that can run prepare jobs installs it:
 //!
 //! ```ignore
 //! #[global_allocator]
@@ -21,10 +21,10 @@ static PEAK: AtomicI64 = AtomicI64::new(0);
 static LIMIT: AtomicU64 = AtomicU64::new(u64::MAX);
 static OOM_REPLY_FD: AtomicI32 = AtomicI32::new(-1);
 
-/// The job reply `Err(PrepareError::OutOfMemory)` as a frame: an 8-byte little-endian
-/// length of 2, the `Result::Err` tag 1 and the `OutOfMemory` index 8. A test checks it
-/// against the real encoding.
-pub const OOM_REPLY_FRAME: [u8; 10] = [2, 0, 0, 0, 0, 0, 0, 0, 1, 8];
+/// The job reply `Err(JobFailure::OutOfMemory)` as a frame (see
+/// [`pvf_common::job::OUT_OF_MEMORY_REPLY_FRAME`]). A test checks it against the real
+/// encoding.
+pub const OOM_REPLY_FRAME: [u8; 10] = pvf_common::job::OUT_OF_MEMORY_REPLY_FRAME;
 
 /// The system allocator with byte counting while a job tracks memory.
 pub struct TrackingAllocator;

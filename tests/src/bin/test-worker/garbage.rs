@@ -72,8 +72,11 @@ fn serve(socket_path: &Path, worker_dir: &Path, execute: bool) -> Result<(), fra
 fn compile_honestly(pvf: &PvfPrepData, worker_dir: &Path) -> PrepareWorkerResult {
     let (bytes, observed_wasm_code_len) =
         pvf_worker::prepare::compile(pvf, CompilationThreads::One)?;
-    std::fs::write(worker_dir.join(pvf_worker::TMP_ARTIFACT_FILE_NAME), &bytes)
-        .map_err(|e| pvf_common::PrepareError::IoErr(e.to_string()))?;
+    std::fs::write(
+        worker_dir.join(pvf_common::wire_names::TMP_ARTIFACT_FILE_NAME),
+        &bytes,
+    )
+    .map_err(|e| pvf_common::PrepareError::IoErr(e.to_string()))?;
     Ok(PrepareWorkerSuccess {
         checksum: ArtifactChecksum::of(&bytes),
         stats: PrepareStats {
