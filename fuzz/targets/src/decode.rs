@@ -5,9 +5,9 @@
 //!   (host/src/execute/worker.rs);
 //! - `worker_decode`: what a worker reads from the host (`recv_blocking`): `WorkerHandshake`
 //!   and `ExecuteHandshake` (1 MiB), `PvfPrepData` and `ExecuteRequest` (256 MiB);
-//! - `job_decode`: what a worker reads from its job process (512 MiB): `Result<JobResponse,
-//!   PrepareError>` and `Result<CompiledArtifact, PrepareError>`, plus the `ValidationResult`
-//!   that the execute job decodes (not exactly) from the PVF's own memory.
+//! - `job_decode`: what a worker reads from its job process (512 MiB): [`ExecuteJobReply`]
+//!   and [`PrepareJobReply`], plus the `ValidationResult` that the execute job decodes (not
+//!   exactly) from the PVF's own memory.
 //!
 //! Byte 0 picks the type, the rest is the payload. Properties ([`check_codec`]): decoding
 //! never panics and allocates at most a constant factor of the payload, not what a length
@@ -18,7 +18,7 @@
 use crate::alloc::measure;
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use pvf_common::{
-    MemoryStats, PrepareError, PrepareWorkerResult, PvfPrepData, WorkerHandshake,
+    JobFailure, MemoryStats, PrepareError, PrepareWorkerResult, PvfPrepData, WorkerHandshake,
     execute::{ExecuteHandshake, ExecuteRequest, JobResponse, ValidationResult, WorkerResponse},
     framing,
 };
@@ -35,6 +35,12 @@ pub struct CompiledArtifactWire {
     /// Memory figures of the job.
     pub memory_stats: MemoryStats,
 }
+
+/// What an execute worker reads from its job process (worker/src/execute_worker.rs).
+pub type ExecuteJobReply = Result<Result<JobResponse, String>, JobFailure>;
+
+/// What a prepare worker reads from its job process (worker/src/lib.rs).
+pub type PrepareJobReply = Result<Result<CompiledArtifactWire, PrepareError>, JobFailure>;
 
 /// Decoded memory may exceed the payload by this factor: an empty `Vec<u8>` is one byte on
 /// the wire and 24 in memory, and growing a vector can double its capacity.
@@ -156,10 +162,13 @@ pub fn job_decode(data: &[u8]) {
     };
     match which % 3 {
         0 => {
-            check_eq::<Result<JobResponse, PrepareError>>(payload);
+            check_eq::<ExecuteJobReply>(payload);
         }
         1 => {
-            check_eq::<Result<CompiledArtifactWire, PrepareError>>(payload);
+            if let Some(Err(failure)) = check_eq::<PrepareJobReply>(payload) {
+                // What the prepare worker logs on the way to its verdict.
+                let _ = failure.to_string();
+            }
         }
         _ => {
             // The execute job decodes the PVF's output as a prefix, as the reference does;

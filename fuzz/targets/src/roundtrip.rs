@@ -7,13 +7,16 @@
 //! trailing byte is left over, and the value survives both frame readers at a limit of exactly
 //! its size while one byte less is `TooLarge`.
 
-use crate::{decode::CompiledArtifactWire, framing::block_on};
+use crate::{
+    decode::{CompiledArtifactWire, ExecuteJobReply, PrepareJobReply},
+    framing::block_on,
+};
 use arbitrary::{Result, Unstructured};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use pvf_common::{
-    ArtifactChecksum, ExecutorParam, ExecutorParams, MemoryStats, PrepareError, PrepareJobKind,
-    PrepareStats, PrepareWorkerResult, PrepareWorkerSuccess, PvfExecKind, PvfPrepData, PvfPrepKind,
-    SecurityStatus, WorkerHandshake,
+    ArtifactChecksum, ExecutorParam, ExecutorParams, JobFailure, MemoryStats, PrepareError,
+    PrepareJobKind, PrepareStats, PrepareWorkerResult, PrepareWorkerSuccess, PvfExecKind,
+    PvfPrepData, PvfPrepKind, SecurityStatus, WorkerHandshake,
     execute::{
         BlockData, ExecuteHandshake, ExecuteRequest, HeadData, InternalValidationError, JobError,
         JobResponse, OutboundHrmpMessage, PersistedValidationData, PoV, ValidationCode,
@@ -114,6 +117,19 @@ fn prepare_error(u: &mut Unstructured<'_>) -> Result<PrepareError> {
         },
         11 => Kernel(u.arbitrary()?),
         _ => CouldNotDecompressCodeBlob(u.arbitrary()?),
+    })
+}
+
+fn job_failure(u: &mut Unstructured<'_>) -> Result<JobFailure> {
+    Ok(match u.int_in_range(0..=4u8)? {
+        0 => JobFailure::TimedOut,
+        1 => JobFailure::OutOfMemory,
+        2 => JobFailure::NoValidAnswer(u.arbitrary()?),
+        3 => JobFailure::Died {
+            err: u.arbitrary()?,
+            job_pid: u.arbitrary()?,
+        },
+        _ => JobFailure::Kernel(u.arbitrary()?),
     })
 }
 
@@ -330,22 +346,22 @@ fn build_and_check(which: u8, u: &mut Unstructured<'_>) -> Result<()> {
             PartialEq::eq,
         ),
         7 => {
-            let reply: Result<JobResponse, PrepareError> = if u.arbitrary()? {
-                Ok(job_response(u)?)
-            } else {
-                Err(prepare_error(u)?)
+            let reply: ExecuteJobReply = match u.int_in_range(0..=2u8)? {
+                0 => Ok(Ok(job_response(u)?)),
+                1 => Ok(Err(u.arbitrary()?)),
+                _ => Err(job_failure(u)?),
             };
             check_round_trip(&reply, PartialEq::eq)
         }
         8 => {
-            let reply: Result<CompiledArtifactWire, PrepareError> = if u.arbitrary()? {
-                Ok(CompiledArtifactWire {
+            let reply: PrepareJobReply = match u.int_in_range(0..=2u8)? {
+                0 => Ok(Ok(CompiledArtifactWire {
                     bytes: u.arbitrary()?,
                     observed_wasm_code_len: u.arbitrary()?,
                     memory_stats: memory_stats(u)?,
-                })
-            } else {
-                Err(prepare_error(u)?)
+                })),
+                1 => Ok(Err(prepare_error(u)?)),
+                _ => Err(job_failure(u)?),
             };
             check_round_trip(&reply, PartialEq::eq)
         }

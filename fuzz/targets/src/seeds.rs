@@ -4,15 +4,16 @@
 
 use crate::{
     blob::MAGIC,
-    decode::CompiledArtifactWire,
+    decode::{CompiledArtifactWire, ExecuteJobReply, PrepareJobReply},
     framing::{MAXES, READ_CHUNK},
 };
 use parity_scale_codec::{Compact, Encode};
 use pvf_common::{
     ArtifactChecksum,
     ExecutorParam::*,
-    ExecutorParams, MemoryStats, PrepareError, PrepareJobKind, PrepareStats, PrepareWorkerResult,
-    PrepareWorkerSuccess, PvfExecKind, PvfPrepData, PvfPrepKind, SecurityStatus, WorkerHandshake,
+    ExecutorParams, JobFailure, MemoryStats, PrepareError, PrepareJobKind, PrepareStats,
+    PrepareWorkerResult, PrepareWorkerSuccess, PvfExecKind, PvfPrepData, PvfPrepKind,
+    SecurityStatus, WorkerHandshake,
     blob::compress,
     execute::{
         BlockData, ExecuteHandshake, ExecuteRequest, HeadData, InternalValidationError, JobError,
@@ -410,25 +411,30 @@ fn job_decode_seeds() -> Named {
         .into_iter()
         .enumerate()
         .map(|(i, r)| {
-            (
-                format!("execute-job-{i}"),
-                tagged(0, &Ok::<_, PrepareError>(r)),
-            )
+            let reply: ExecuteJobReply = Ok(Ok(r));
+            (format!("execute-job-{i}"), tagged(0, &reply))
         })
         .collect();
-    let timed_out: Result<JobResponse, PrepareError> = Err(PrepareError::TimedOut);
+    let failed: ExecuteJobReply = Ok(Err("bad attack".into()));
+    seeds.push(("execute-job-error".into(), tagged(0, &failed)));
+    let timed_out: ExecuteJobReply = Err(JobFailure::TimedOut);
     seeds.push(("execute-job-timeout".into(), tagged(0, &timed_out)));
     let artifact = CompiledArtifactWire {
         bytes: b"compiled artifact bytes".to_vec(),
         observed_wasm_code_len: 8,
         memory_stats: MemoryStats::default(),
     };
-    seeds.push((
-        "prepare-job-ok".into(),
-        tagged(1, &Ok::<_, PrepareError>(artifact)),
-    ));
-    let oom: Result<CompiledArtifactWire, PrepareError> = Err(PrepareError::OutOfMemory);
+    let ok: PrepareJobReply = Ok(Ok(artifact));
+    seeds.push(("prepare-job-ok".into(), tagged(1, &ok)));
+    let verdict: PrepareJobReply = Ok(Err(PrepareError::Prevalidation("not wasm".into())));
+    seeds.push(("prepare-job-verdict".into(), tagged(1, &verdict)));
+    let oom: PrepareJobReply = Err(JobFailure::OutOfMemory);
     seeds.push(("prepare-job-oom".into(), tagged(1, &oom)));
+    let died: PrepareJobReply = Err(JobFailure::Died {
+        err: "received signal: SIGKILL".into(),
+        job_pid: 4242,
+    });
+    seeds.push(("prepare-job-died".into(), tagged(1, &died)));
     // The PVF's output is decoded as a prefix: trailing bytes are ignored.
     let mut output = tagged(2, &validation_result());
     output.extend_from_slice(&[0xde, 0xad]);
