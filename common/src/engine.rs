@@ -342,7 +342,7 @@ mod tests {
     #[test]
     fn prep_hash_matches_artifact_effect_of_executor_params() {
         use crate::executor_params::ExecutorParam::*;
-        use crate::{PvfExecKind, PvfPrepKind};
+        use crate::{PvfExecTimeoutKind, PvfPrepKind};
         let wat = r#"(module (memory 1)
             (func $f (param i32) (result i32) (local i64 i64) (local.get 0))
             (func (export "validate_block") (param i32 i32) (result i64)
@@ -358,7 +358,7 @@ mod tests {
             StackNativeMax(128 * 1024 * 1024),
             PrecheckingMaxMemory(512 * 1024 * 1024),
             PvfPrepTimeout(PvfPrepKind::Precheck, 1000),
-            PvfExecTimeout(PvfExecKind::Backing, 1000),
+            PvfExecTimeout(PvfExecTimeoutKind::Backing, 1000),
             WasmExtBulkMemory,
         ] {
             let params = ExecutorParams::from(vec![param.clone()]);

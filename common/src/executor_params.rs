@@ -41,9 +41,11 @@ pub enum PvfPrepKind {
     Prepare,
 }
 
-/// Which execution a `PvfExecTimeout` applies to.
+/// Which execution a `PvfExecTimeout` applies to: the reference's `primitives::PvfExecKind`
+/// (its consistency errors still spell it so). Not to be confused with the host's
+/// `PvfExecKind`, which names an execution's lane and relay parent.
 #[derive(Clone, Copy, Debug, Encode, Decode, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum PvfExecKind {
+pub enum PvfExecTimeoutKind {
     /// Execution while backing a candidate.
     Backing,
     /// Execution while approving a candidate or during a dispute.
@@ -79,7 +81,7 @@ pub enum ExecutorParam {
     PvfPrepTimeout(PvfPrepKind, u64),
     /// CPU-time limit of an execution kind, in milliseconds.
     #[codec(index = 6)]
-    PvfExecTimeout(PvfExecKind, u64),
+    PvfExecTimeout(PvfExecTimeoutKind, u64),
     /// Enables the bulk-memory wasm extension.
     #[codec(index = 7)]
     WasmExtBulkMemory,
@@ -188,7 +190,7 @@ impl ExecutorParams {
     }
 
     /// The session's execution timeout of `kind`, if it sets one.
-    pub fn pvf_exec_timeout(&self, kind: PvfExecKind) -> Option<Duration> {
+    pub fn pvf_exec_timeout(&self, kind: PvfExecTimeoutKind) -> Option<Duration> {
         self.0.iter().find_map(|p| match p {
             ExecutorParam::PvfExecTimeout(k, ms) if *k == kind => Some(Duration::from_millis(*ms)),
             _ => None,
@@ -225,8 +227,12 @@ impl ExecutorParams {
                 ),
                 PvfPrepTimeout(PvfPrepKind::Precheck, v) => ("PvfPrepKind::Precheck", v, false),
                 PvfPrepTimeout(PvfPrepKind::Prepare, v) => ("PvfPrepKind::Prepare", v, false),
-                PvfExecTimeout(PvfExecKind::Backing, v) => ("PvfExecKind::Backing", v, false),
-                PvfExecTimeout(PvfExecKind::Approval, v) => ("PvfExecKind::Approval", v, false),
+                PvfExecTimeout(PvfExecTimeoutKind::Backing, v) => {
+                    ("PvfExecKind::Backing", v, false)
+                }
+                PvfExecTimeout(PvfExecTimeoutKind::Approval, v) => {
+                    ("PvfExecKind::Approval", v, false)
+                }
                 WasmExtBulkMemory => ("WasmExtBulkMemory", 1, false),
                 EnabledHostFunction(ExecutorHostFunction::EccRfc163) => {
                     ("EnabledHostFunction::EccRfc163", 1, false)
@@ -292,7 +298,7 @@ mod tests {
             StackNativeMax(256 * 1024 * 1024),
             PrecheckingMaxMemory(512 * 1024 * 1024),
             PvfPrepTimeout(PvfPrepKind::Prepare, 360_000),
-            PvfExecTimeout(PvfExecKind::Approval, 12_000),
+            PvfExecTimeout(PvfExecTimeoutKind::Approval, 12_000),
             WasmExtBulkMemory,
             EnabledHostFunction(ExecutorHostFunction::EccRfc163),
         ]);
@@ -321,7 +327,7 @@ mod tests {
             StackNativeMax(512 * 1024 * 1024),
             PrecheckingMaxMemory(PRECHECK_MEM_MAX_LO),
             PvfPrepTimeout(PvfPrepKind::Precheck, 1),
-            PvfExecTimeout(PvfExecKind::Backing, 1),
+            PvfExecTimeout(PvfExecTimeoutKind::Backing, 1),
         ] {
             assert_eq!(
                 ExecutorParams::from(vec![p.clone()]).prep_hash(),
@@ -373,7 +379,7 @@ mod tests {
             ))
         );
         assert_eq!(
-            check(vec![PvfExecTimeout(PvfExecKind::Backing, 12_000)]),
+            check(vec![PvfExecTimeout(PvfExecTimeoutKind::Backing, 12_000)]),
             Err(ExecutorParamError::IncompatibleValues(
                 "PvfExecKind::Backing",
                 "PvfExecKind::Approval"

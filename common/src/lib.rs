@@ -28,7 +28,7 @@ pub mod pvf;
 pub mod wire_names;
 
 pub use error::{PrecheckResult, PrepareError, PrepareResult, PrepareWorkerResult};
-pub use executor_params::{ExecutorParam, ExecutorParams, PvfExecKind, PvfPrepKind};
+pub use executor_params::{ExecutorParam, ExecutorParams, PvfExecTimeoutKind, PvfPrepKind};
 pub use handshake::{SecurityStatus, WorkerHandshake};
 pub use job::JobFailure;
 pub use prepare::{ArtifactChecksum, MemoryStats, PrepareStats, PrepareWorkerSuccess};

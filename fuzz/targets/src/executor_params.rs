@@ -15,7 +15,7 @@ use arbitrary::Unstructured;
 use parity_scale_codec::{DecodeAll, Encode};
 use pvf_common::{
     ExecutorParam::{self, *},
-    ExecutorParams, PvfExecKind, PvfPrepKind,
+    ExecutorParams, PvfExecTimeoutKind, PvfPrepKind,
     executor_params::{ExecutorHostFunction, ExecutorParamError},
 };
 
@@ -48,8 +48,8 @@ fn describe(p: &ExecutorParam) -> (&'static str, u64, bool) {
         ),
         PvfPrepTimeout(PvfPrepKind::Precheck, v) => ("PvfPrepKind::Precheck", v, true),
         PvfPrepTimeout(PvfPrepKind::Prepare, v) => ("PvfPrepKind::Prepare", v, true),
-        PvfExecTimeout(PvfExecKind::Backing, v) => ("PvfExecKind::Backing", v, true),
-        PvfExecTimeout(PvfExecKind::Approval, v) => ("PvfExecKind::Approval", v, true),
+        PvfExecTimeout(PvfExecTimeoutKind::Backing, v) => ("PvfExecKind::Backing", v, true),
+        PvfExecTimeout(PvfExecTimeoutKind::Approval, v) => ("PvfExecKind::Approval", v, true),
         WasmExtBulkMemory => ("WasmExtBulkMemory", 1, true),
         EnabledHostFunction(ExecutorHostFunction::EccRfc163) => {
             ("EnabledHostFunction::EccRfc163", 1, true)
@@ -205,7 +205,7 @@ fn check_params(params: &ExecutorParams) {
             "{kind:?}"
         );
     }
-    for kind in [PvfExecKind::Backing, PvfExecKind::Approval] {
+    for kind in [PvfExecTimeoutKind::Backing, PvfExecTimeoutKind::Approval] {
         let first = list.iter().find_map(|p| match p {
             PvfExecTimeout(k, ms) if *k == kind => Some(*ms),
             _ => None,

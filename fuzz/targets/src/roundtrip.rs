@@ -15,7 +15,7 @@ use arbitrary::{Result, Unstructured};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use pvf_common::{
     ArtifactChecksum, ExecutorParam, ExecutorParams, JobFailure, MemoryStats, PrepareError,
-    PrepareJobKind, PrepareStats, PrepareWorkerResult, PrepareWorkerSuccess, PvfExecKind,
+    PrepareJobKind, PrepareStats, PrepareWorkerResult, PrepareWorkerSuccess, PvfExecTimeoutKind,
     PvfPrepData, PvfPrepKind, SecurityStatus, WorkerHandshake,
     execute::{
         BlockData, ExecuteHandshake, ExecuteRequest, HeadData, InternalValidationError, JobError,
@@ -77,7 +77,7 @@ pub fn executor_param(u: &mut Unstructured<'_>) -> Result<ExecutorParam> {
             edge_u64(u)?,
         ),
         5 => PvfExecTimeout(
-            *u.choose(&[PvfExecKind::Backing, PvfExecKind::Approval])?,
+            *u.choose(&[PvfExecTimeoutKind::Backing, PvfExecTimeoutKind::Approval])?,
             edge_u64(u)?,
         ),
         6 => WasmExtBulkMemory,

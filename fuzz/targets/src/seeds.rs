@@ -12,7 +12,7 @@ use pvf_common::{
     ArtifactChecksum,
     ExecutorParam::*,
     ExecutorParams, JobFailure, MemoryStats, PrepareError, PrepareJobKind, PrepareStats,
-    PrepareWorkerResult, PrepareWorkerSuccess, PvfExecKind, PvfPrepData, PvfPrepKind,
+    PrepareWorkerResult, PrepareWorkerSuccess, PvfExecTimeoutKind, PvfPrepData, PvfPrepKind,
     SecurityStatus, WorkerHandshake,
     blob::compress,
     execute::{
@@ -180,7 +180,7 @@ fn golden_params() -> ExecutorParams {
         StackNativeMax(256 * 1024 * 1024),
         PrecheckingMaxMemory(512 * 1024 * 1024),
         PvfPrepTimeout(PvfPrepKind::Prepare, 360_000),
-        PvfExecTimeout(PvfExecKind::Approval, 12_000),
+        PvfExecTimeout(PvfExecTimeoutKind::Approval, 12_000),
         WasmExtBulkMemory,
         EnabledHostFunction(ExecutorHostFunction::EccRfc163),
     ])
@@ -208,7 +208,7 @@ fn executor_params_seeds() -> Named {
         ),
         (
             "backing-late",
-            encoded(0, vec![PvfExecTimeout(PvfExecKind::Backing, 12_000)]),
+            encoded(0, vec![PvfExecTimeout(PvfExecTimeoutKind::Backing, 12_000)]),
         ),
         (
             "two-kinds",
