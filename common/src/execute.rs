@@ -94,9 +94,6 @@ pub struct ExecuteHandshake {
     pub keep_module_warm: bool,
 }
 
-/// Kept for the host until it imports [`crate::wire_names::ARTIFACT_FILE_NAME`] directly.
-pub use crate::wire_names::ARTIFACT_FILE_NAME;
-
 /// One execution, host → execute worker.
 #[derive(Clone, Debug, Encode, Decode)]
 pub struct ExecuteRequest {

@@ -72,7 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         println!(
             "jobs run: {} (four requests coalesced into one)",
-            host.counters().jobs_started
+            host.counters().prepare.jobs_started
         );
         Ok::<_, Box<dyn std::error::Error>>(())
     })

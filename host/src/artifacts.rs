@@ -1,7 +1,8 @@
 //! The artifact table: which PVFs are being prepared, prepared, or failed.
 //!
 //! An artifact is identified by [`ArtifactId`] (code hash + prep-hash of the executor
-//! parameters); its file in the cache dir is named by [`crate::cache_dir`].
+//! parameters). Its file in the cache dir is named by `cache_dir.rs`, which depends on this
+//! file and not the reverse.
 
 use pvf_common::{
     PrecheckResult, PrepareError, PrepareResult, PvfPrepData, ValidationCodeHash,
@@ -176,20 +177,30 @@ impl Artifacts {
         );
     }
 
-    /// Adds artifacts kept from an earlier run, unverified. Pre-check and prepare requests
+    /// Sets the state of `id`.
+    pub fn set(&mut self, id: ArtifactId, state: ArtifactState) {
+        self.inner.insert(id, state);
+    }
+
+    /// Adds an artifact kept from an earlier run, unverified. Pre-check and prepare requests
     /// verify one before answering from it; execute workers verify every artifact they load.
-    pub fn adopt(&mut self, adopted: Vec<crate::cache_dir::AdoptedArtifact>) {
-        for artifact in adopted {
-            let state = ArtifactState::Prepared {
-                path: artifact.path,
-                size: artifact.size,
-                checksum: artifact.name.checksum,
-                stats: PrepareStats::default(),
-                last_time_needed: artifact.last_used,
-                verified: false,
-            };
-            self.inner.insert(artifact.name.id, state);
-        }
+    pub fn insert_adopted(
+        &mut self,
+        id: ArtifactId,
+        path: PathBuf,
+        size: u64,
+        checksum: ArtifactChecksum,
+        last_used: SystemTime,
+    ) {
+        let state = ArtifactState::Prepared {
+            path,
+            size,
+            checksum,
+            stats: PrepareStats::default(),
+            last_time_needed: last_used,
+            verified: false,
+        };
+        self.inner.insert(id, state);
     }
 
     /// Removes an artifact from the table and returns its file, if it had one.

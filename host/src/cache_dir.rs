@@ -360,7 +360,11 @@ mod tests {
         let foreign = write("keep-me.txt", b"x");
         let worker_dir = dir.path().join("worker-dir-prepare-abc");
         fs::create_dir(&worker_dir).unwrap();
-        fs::write(worker_dir.join("tmp-artifact"), b"x").unwrap();
+        fs::write(
+            worker_dir.join(pvf_common::wire_names::TMP_ARTIFACT_FILE_NAME),
+            b"x",
+        )
+        .unwrap();
 
         let adopted = adopt(dir.path(), current).unwrap();
         assert_eq!(adopted.len(), 1);

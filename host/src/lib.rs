@@ -6,8 +6,14 @@
 //! ```text
 //! ValidationHost ─► HostActor (artifact table) ─► Queue ─► Pool ─► WorkerActor ─► worker process ─► job process
 //!        ▲                 ▲                          │                                     │
-//!        └── answer ───────┴──── PrepareConcluded ◄───┴──── FromPool ◄──── Outcome ◄─────────┘
+//!        └── answer ───────┴──── PrepareConcluded ◄───┴──── FromPool ◄──── JobOutcome ◄──────┘
+//!
+//! HostActor ─► ExecuteQueue ─► WorkerActor ─► execute worker process ─► job process
 //! ```
+//!
+//! Both flavours share the worker key, the per-worker actor, the spawner and the spawn
+//! back-off ([`worker_interface`]); each has its own exchange (`prepare/exchange.rs`,
+//! `execute/exchange.rs`).
 //!
 //! When the last handle is dropped the host stops: workers are killed and reaped, and their
 //! directories removed, before the drop returns.
@@ -20,9 +26,10 @@ pub mod metrics;
 pub mod prepare;
 pub mod security;
 pub mod spawn;
+pub mod worker_interface;
 
 pub use artifacts::{ArtifactId, ArtifactsCleanupConfig, RetryPolicy};
-pub use metrics::CountersSnapshot;
+pub use metrics::{CountersSnapshot, FlavourCountersSnapshot};
 pub use prepare::queue::Priority;
 pub use pvf_common::{
     PrecheckResult, PrepareError, PrepareJobKind, PrepareResult, PvfPrepData, SecurityStatus,
@@ -32,10 +39,10 @@ pub use pvf_common::{
 use actix::prelude::*;
 use metrics::HostCounters;
 use prepare::{
-    pool::{Pool, ProcessSpawner},
+    pool::Pool,
     queue::{Limits, Queue},
 };
-use spawn::WorkerSpawnConfig;
+use spawn::{WorkerFlavour, WorkerSpawnConfig};
 use std::{
     path::PathBuf,
     sync::{Arc, Mutex},
@@ -43,6 +50,7 @@ use std::{
     time::Duration,
 };
 use tokio::sync::oneshot;
+use worker_interface::{ProcessSpawner, SpawnAccounting};
 
 /// Everything the host needs to run.
 #[derive(Clone, Debug)]
@@ -390,25 +398,29 @@ fn start_actors(
         security_status,
         parallel_compilation: config.parallel_compilation,
     });
+    // The host and the prepare queue report to each other: both contexts exist before either
+    // actor is built, so every address is known at construction.
     let queue_ctx = Context::<Queue>::new();
     let host_ctx = Context::<host::HostActor>::new();
     let execute_queue = execute::queue::ExecuteQueue::new(
         config.execute_workers_max_num.max(1),
-        Box::new(execute::queue::ExecuteProcessSpawner {
+        Box::new(ProcessSpawner {
             config: spawn_config.clone(),
-            pvf_logging: config.pvf_logging,
-            keep_module_warm: config.execute_module_cache,
         }),
         host_ctx.address().recipient(),
+        execute::queue::ExecuteWorkerOptions {
+            pvf_logging: config.pvf_logging,
+            keep_module_warm: config.execute_module_cache,
+        },
+        SpawnAccounting::new(WorkerFlavour::Execute, counters.clone()),
     )
-    .with_warm_workers(config.execute_module_cache)
     .start();
     let pool = Pool::new(
         Box::new(ProcessSpawner {
             config: spawn_config,
         }),
         queue_ctx.address().recipient(),
-        counters,
+        SpawnAccounting::new(WorkerFlavour::Prepare, counters),
     )
     .start();
     let limits = Limits {
@@ -421,14 +433,18 @@ fn start_actors(
         config.cache_path,
         limits,
     ));
-    host_ctx.run(
-        host::HostActor::new(
-            queue.recipient(),
-            config.retry,
-            config.artifacts_cleanup,
-            config.cleanup_pulse_interval,
-            adopted,
-        )
-        .with_execute_queue(execute_queue.clone().recipient(), execute_queue.recipient()),
-    )
+    let queues = host::HostQueues {
+        prepare: queue.recipient(),
+        execute: execute_queue.clone().recipient(),
+        prune_backing: execute_queue.recipient(),
+    };
+    let policy = host::HostPolicy {
+        retry: config.retry,
+        cleanup: config.artifacts_cleanup,
+        cleanup_pulse_interval: config.cleanup_pulse_interval,
+    };
+    host_ctx.run(host::HostActor::new(queues, policy, adopted))
 }
+
+#[cfg(test)]
+mod layering_tests;

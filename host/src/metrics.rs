@@ -2,42 +2,26 @@
 //! keep working; plus what the reference lacks (cache size, spawn failures). Install any
 //! recorder (the CLI serves Prometheus text) to collect them.
 
-use crate::prepare::worker::Outcome;
+use crate::spawn::WorkerFlavour;
+use pvf_common::PrepareStats;
 use std::{
     sync::atomic::{AtomicU64, Ordering},
     time::Duration,
 };
 
-const FLAVOR: (&str, &str) = ("flavor", "prepare");
+/// The label the reference puts on worker metrics: `flavor="prepare"` or `flavor="execute"`.
+const FLAVOR: &str = "flavor";
 
-/// Counters the host keeps for itself, readable through
-/// [`ValidationHost::counters`](crate::ValidationHost::counters) without a metrics recorder.
 #[derive(Debug, Default)]
-pub struct HostCounters {
+struct FlavourCounters {
     jobs_started: AtomicU64,
     workers_spawned: AtomicU64,
     spawn_failures: AtomicU64,
 }
 
-/// A snapshot of [`HostCounters`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CountersSnapshot {
-    /// Preparation jobs handed to workers (each is one compilation attempt).
-    pub jobs_started: u64,
-    /// Workers spawned successfully.
-    pub workers_spawned: u64,
-    /// Spawn attempts that failed.
-    pub spawn_failures: u64,
-}
-
-impl HostCounters {
-    pub(crate) fn job_started(&self) {
-        self.jobs_started.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Current values.
-    pub fn snapshot(&self) -> CountersSnapshot {
-        CountersSnapshot {
+impl FlavourCounters {
+    fn snapshot(&self) -> FlavourCountersSnapshot {
+        FlavourCountersSnapshot {
             jobs_started: self.jobs_started.load(Ordering::Relaxed),
             workers_spawned: self.workers_spawned.load(Ordering::Relaxed),
             spawn_failures: self.spawn_failures.load(Ordering::Relaxed),
@@ -45,22 +29,79 @@ impl HostCounters {
     }
 }
 
-pub(crate) fn worker_spawning() {
-    metrics::counter!("polkadot_pvf_worker_spawning", FLAVOR.0 => FLAVOR.1).increment(1);
+/// Counters the host keeps for itself, per worker flavour, readable through
+/// [`ValidationHost::counters`](crate::ValidationHost::counters) without a metrics recorder.
+#[derive(Debug, Default)]
+pub struct HostCounters {
+    prepare: FlavourCounters,
+    execute: FlavourCounters,
 }
 
-pub(crate) fn worker_spawned(counters: &HostCounters) {
-    counters.workers_spawned.fetch_add(1, Ordering::Relaxed);
-    metrics::counter!("polkadot_pvf_worker_spawned", FLAVOR.0 => FLAVOR.1).increment(1);
+/// A snapshot of one flavour's counters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlavourCountersSnapshot {
+    /// Jobs handed to workers (for prepare, each is one compilation attempt).
+    pub jobs_started: u64,
+    /// Workers spawned successfully.
+    pub workers_spawned: u64,
+    /// Spawn attempts that failed.
+    pub spawn_failures: u64,
 }
 
-pub(crate) fn worker_spawn_failed(counters: &HostCounters) {
-    counters.spawn_failures.fetch_add(1, Ordering::Relaxed);
-    metrics::counter!("polkadot_pvf_worker_spawn_failed", FLAVOR.0 => FLAVOR.1).increment(1);
+/// A snapshot of [`HostCounters`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CountersSnapshot {
+    /// Prepare workers and their jobs.
+    pub prepare: FlavourCountersSnapshot,
+    /// Execute workers and their jobs.
+    pub execute: FlavourCountersSnapshot,
 }
 
-pub(crate) fn worker_retired() {
-    metrics::counter!("polkadot_pvf_worker_retired", FLAVOR.0 => FLAVOR.1).increment(1);
+impl HostCounters {
+    fn of(&self, flavour: WorkerFlavour) -> &FlavourCounters {
+        match flavour {
+            WorkerFlavour::Prepare => &self.prepare,
+            WorkerFlavour::Execute => &self.execute,
+        }
+    }
+
+    pub(crate) fn job_started(&self, flavour: WorkerFlavour) {
+        self.of(flavour)
+            .jobs_started
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Current values.
+    pub fn snapshot(&self) -> CountersSnapshot {
+        CountersSnapshot {
+            prepare: self.prepare.snapshot(),
+            execute: self.execute.snapshot(),
+        }
+    }
+}
+
+pub(crate) fn worker_spawning(flavour: WorkerFlavour) {
+    metrics::counter!("polkadot_pvf_worker_spawning", FLAVOR => flavour.as_str()).increment(1);
+}
+
+pub(crate) fn worker_spawned(flavour: WorkerFlavour, counters: &HostCounters) {
+    counters
+        .of(flavour)
+        .workers_spawned
+        .fetch_add(1, Ordering::Relaxed);
+    metrics::counter!("polkadot_pvf_worker_spawned", FLAVOR => flavour.as_str()).increment(1);
+}
+
+pub(crate) fn worker_spawn_failed(flavour: WorkerFlavour, counters: &HostCounters) {
+    counters
+        .of(flavour)
+        .spawn_failures
+        .fetch_add(1, Ordering::Relaxed);
+    metrics::counter!("polkadot_pvf_worker_spawn_failed", FLAVOR => flavour.as_str()).increment(1);
+}
+
+pub(crate) fn worker_retired(flavour: WorkerFlavour) {
+    metrics::counter!("polkadot_pvf_worker_retired", FLAVOR => flavour.as_str()).increment(1);
 }
 
 pub(crate) fn prepare_enqueued() {
@@ -72,22 +113,18 @@ pub(crate) fn prepare_concluded() {
 }
 
 /// Wall time from handing the job to a worker until its outcome, plus memory and code size of
-/// successful jobs.
-pub(crate) fn preparation_finished<E>(elapsed: Duration, outcome: &Result<Outcome, E>) {
+/// successful jobs (`stats`).
+pub(crate) fn preparation_finished(elapsed: Duration, stats: Option<&PrepareStats>) {
     metrics::histogram!("polkadot_pvf_preparation_time").record(elapsed.as_secs_f64());
-    if let Ok(Outcome::Concluded {
-        result: Ok(success),
-        ..
-    }) = outcome
-    {
-        let memory = success.stats.memory_stats;
+    if let Some(stats) = stats {
+        let memory = stats.memory_stats;
         if let Some(rss) = memory.max_rss_kib {
             metrics::histogram!("polkadot_pvf_preparation_max_rss").record(rss as f64);
         }
         metrics::histogram!("polkadot_pvf_preparation_peak_tracked_allocation")
             .record((memory.peak_tracked_alloc / 1024) as f64);
         metrics::histogram!("polkadot_parachain_candidate_validation_code_size")
-            .record(success.stats.observed_wasm_code_len as f64);
+            .record(stats.observed_wasm_code_len as f64);
     }
 }
 

@@ -5,7 +5,13 @@
 //! its process when dropped, and a [`WorkerDir`] removes its directory when dropped.
 
 use crate::cache_dir::WORKER_DIR_PREFIX;
-use pvf_common::{LOG_TARGET, SecurityStatus, WORKER_ENV_KEEP, WorkerHandshake, framing};
+use pvf_common::{
+    LOG_TARGET, SecurityStatus, WORKER_ENV_KEEP, WorkerHandshake, framing,
+    wire_names::{
+        EXECUTE_WORKER_SUBCOMMAND, NODE_IMPL_VERSION_FLAG, PREPARE_WORKER_SUBCOMMAND,
+        SOCKET_PATH_FLAG, WORKER_DIR_PATH_FLAG,
+    },
+};
 use std::{
     os::fd::OwnedFd,
     path::{Path, PathBuf},
@@ -180,8 +186,8 @@ impl WorkerFlavour {
 
     fn subcommand(self) -> &'static str {
         match self {
-            WorkerFlavour::Prepare => pvf_worker_subcommand::PREPARE,
-            WorkerFlavour::Execute => pvf_worker_subcommand::EXECUTE,
+            WorkerFlavour::Prepare => PREPARE_WORKER_SUBCOMMAND,
+            WorkerFlavour::Execute => EXECUTE_WORKER_SUBCOMMAND,
         }
     }
 }
@@ -203,7 +209,7 @@ pub async fn spawn_execute_worker(
 
 /// Starts a worker of `flavour`, sends the security handshake and, for execute workers, the
 /// executor-parameter handshake.
-async fn spawn_worker(
+pub async fn spawn_worker(
     config: &WorkerSpawnConfig,
     flavour: WorkerFlavour,
     execute_handshake: Option<&pvf_common::execute::ExecuteHandshake>,
@@ -218,12 +224,12 @@ async fn spawn_worker(
     let mut command = worker_command(&config.program, &config.args_prefix);
     command
         .arg(flavour.subcommand())
-        .arg("--socket-path")
+        .arg(SOCKET_PATH_FLAG)
         .arg(&socket_path)
-        .arg("--worker-dir-path")
+        .arg(WORKER_DIR_PATH_FLAG)
         .arg(worker_dir.path());
     if let Some(version) = &config.node_version {
-        command.arg("--node-impl-version").arg(version);
+        command.arg(NODE_IMPL_VERSION_FLAG).arg(version);
     }
     command.stdout(Stdio::piped()).stderr(Stdio::inherit());
     let child = command.spawn().map_err(|err| SpawnErr::ProcessSpawn {
@@ -256,14 +262,6 @@ async fn spawn_worker(
         },
         handle,
     ))
-}
-
-/// The worker-side subcommand names (kept here so the host does not link the worker crate).
-pub mod pvf_worker_subcommand {
-    /// Starts a prepare worker.
-    pub const PREPARE: &str = "prepare-worker";
-    /// Starts an execute worker.
-    pub const EXECUTE: &str = "execute-worker";
 }
 
 struct RemoveOnDrop(PathBuf);

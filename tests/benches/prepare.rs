@@ -17,8 +17,9 @@ use pvf_common::{
 };
 use pvf_host::{
     Config,
-    prepare::worker::{Outcome, run_job},
+    prepare::exchange::run_job,
     spawn::{WorkerSpawnConfig, spawn_prepare_worker},
+    worker_interface::JobOutcome,
 };
 use std::time::{Duration, Instant};
 
@@ -174,8 +175,8 @@ async fn measure_worker(
             let code = pvf_tests::with_custom_section(&minimal, "n", format!("{i}-{j}").as_bytes());
             let job_started = Instant::now();
             match run_job(idle, pvf(code), cache.into()).await {
-                Outcome::Concluded {
-                    worker,
+                JobOutcome::Ran {
+                    worker: Some(worker),
                     result: Ok(_),
                 } => idle = worker,
                 other => panic!("bench job failed: {other:?}"),

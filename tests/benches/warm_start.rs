@@ -99,7 +99,7 @@ fn restart_and_execute(
     let up = started.elapsed();
     runtime.block_on(execute_once(&host, code));
     let total = started.elapsed();
-    let jobs = host.counters().jobs_started;
+    let jobs = host.counters().prepare.jobs_started;
     drop(host);
     if jobs != 0 && cache_was_warm {
         eprintln!("  warning: a warm restart compiled {jobs} time(s)");

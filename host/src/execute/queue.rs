@@ -9,19 +9,15 @@
 use crate::{
     artifacts::ArtifactId,
     execute::{
+        exchange::{ArtifactVerdict, ExecResult, RunExecuteJob},
         lanes::{Lanes, PvfExecKind},
-        worker::{ArtifactVerdict, ExecOutcome, RunExecuteJob},
     },
-    prepare::{
-        pool::Worker,
-        worker::{Retire, WorkerActor, WorkerDied},
-    },
-    spawn::{IdleWorker, WorkerSpawnConfig, spawn_execute_worker},
+    spawn::IdleWorker,
+    worker_interface::{JobOutcome, Retire, SpawnAccounting, SpawnWorker, Worker, WorkerDied},
 };
 use actix::prelude::*;
-use futures::future::LocalBoxFuture;
 use pvf_common::{
-    ExecutorParams, LOG_TARGET,
+    LOG_TARGET,
     execute::{
         ExecuteHandshake, ExecuteRequest, PersistedValidationData, PoV, ValidationError,
         ValidationResult,
@@ -101,63 +97,17 @@ pub struct ArtifactNeedsPreparation {
     pub remove_file: bool,
 }
 
-/// An execute worker as the spawner delivers it.
-pub struct SpawnedExecuteWorker {
-    /// The idle token.
-    pub idle: IdleWorker,
-    /// Runs executions on this worker.
-    pub runner: Recipient<RunExecuteJob>,
-    /// Kills this worker.
-    pub retire: Recipient<Retire>,
-}
+/// Starts execute workers: real processes, or fakes in tests.
+pub type ExecuteSpawner = dyn SpawnWorker<ExecuteHandshake, RunExecuteJob>;
 
-/// Starts execute workers; tests plug in fakes.
-pub trait SpawnExecuteWorker: 'static {
-    /// Starts a worker bound to `params`, reporting its death to `on_death`.
-    fn spawn(
-        &self,
-        worker: Worker,
-        params: Arc<ExecutorParams>,
-        on_death: Recipient<WorkerDied>,
-    ) -> LocalBoxFuture<'static, Result<SpawnedExecuteWorker, String>>;
-}
-
-/// Spawns real execute worker processes.
-pub struct ExecuteProcessSpawner {
-    /// How to start them.
-    pub config: Arc<WorkerSpawnConfig>,
+/// What every execute worker is told in its handshake besides its executor parameters.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ExecuteWorkerOptions {
     /// Whether PVF log lines reach the worker's log.
     pub pvf_logging: bool,
-    /// Whether workers keep the deserialised artifact between jobs.
+    /// Whether workers keep the deserialised artifact between jobs; the queue then skips
+    /// linking the file when a worker already holds the one a job needs.
     pub keep_module_warm: bool,
-}
-
-impl SpawnExecuteWorker for ExecuteProcessSpawner {
-    fn spawn(
-        &self,
-        worker: Worker,
-        params: Arc<ExecutorParams>,
-        on_death: Recipient<WorkerDied>,
-    ) -> LocalBoxFuture<'static, Result<SpawnedExecuteWorker, String>> {
-        let (config, pvf_logging, keep_module_warm) =
-            (self.config.clone(), self.pvf_logging, self.keep_module_warm);
-        Box::pin(async move {
-            let handshake = ExecuteHandshake {
-                executor_params: (*params).clone(),
-                pvf_logging,
-                keep_module_warm,
-            };
-            let (idle, handle) = spawn_execute_worker(&config, &handshake)
-                .await
-                .map_err(|e| e.to_string())?;
-            let addr = WorkerActor::new(worker, handle, on_death).start();
-            Ok(SpawnedExecuteWorker {
-                idle,
-                runner: addr.clone().recipient(),
-                retire: addr.recipient(),
-            })
-        })
-    }
 }
 
 struct ExecWorker {
@@ -174,17 +124,21 @@ pub struct ExecuteQueue {
     lanes: Lanes<ExecuteJob>,
     workers: SlotMap<Worker, ExecWorker>,
     capacity: usize,
-    spawner: Box<dyn SpawnExecuteWorker>,
+    spawner: Box<ExecuteSpawner>,
     host: Recipient<ArtifactNeedsPreparation>,
-    warm_workers: bool,
+    options: ExecuteWorkerOptions,
+    accounting: SpawnAccounting,
 }
 
 impl ExecuteQueue {
-    /// A queue with at most `capacity` execute workers.
+    /// A queue with at most `capacity` execute workers, reporting artifacts to prepare again
+    /// to `host`.
     pub fn new(
         capacity: usize,
-        spawner: Box<dyn SpawnExecuteWorker>,
+        spawner: Box<ExecuteSpawner>,
         host: Recipient<ArtifactNeedsPreparation>,
+        options: ExecuteWorkerOptions,
+        accounting: SpawnAccounting,
     ) -> Self {
         Self {
             lanes: Lanes::default(),
@@ -192,15 +146,9 @@ impl ExecuteQueue {
             capacity,
             spawner,
             host,
-            warm_workers: false,
+            options,
+            accounting,
         }
-    }
-
-    /// Workers keep the last artifact deserialised: skip linking the file when a worker
-    /// already holds the one a job needs (two file-system operations less per execution).
-    pub fn with_warm_workers(mut self, warm_workers: bool) -> Self {
-        self.warm_workers = warm_workers;
-        self
     }
 
     fn idle_with(&self, hash: ExecutorParamsHash) -> Option<Worker> {
@@ -214,6 +162,7 @@ impl ExecuteQueue {
         if let Some(entry) = self.workers.remove(worker)
             && let Some(retire) = entry.retire
         {
+            self.accounting.retired();
             let _ = retire.try_send(Retire);
         }
     }
@@ -274,31 +223,49 @@ impl ExecuteQueue {
             params_hash: job.params_hash(),
             warm_checksum: None,
         });
-        let fut = self.spawner.spawn(
-            worker,
-            job.pvf.executor_params().clone(),
-            ctx.address().recipient(),
+        self.spawn_attempt(worker, job, 0, ctx);
+    }
+
+    /// One attempt to start `worker` for `job`; a failure is retried with back-off, the job
+    /// staying bound to the worker being started.
+    fn spawn_attempt(
+        &mut self,
+        worker: Worker,
+        job: ExecuteJob,
+        attempt: u32,
+        ctx: &mut Context<Self>,
+    ) {
+        self.accounting.spawning();
+        let handshake = ExecuteHandshake {
+            executor_params: (**job.pvf.executor_params()).clone(),
+            pvf_logging: self.options.pvf_logging,
+            keep_module_warm: self.options.keep_module_warm,
+        };
+        let fut = self
+            .spawner
+            .spawn(worker, handshake, ctx.address().recipient());
+        ctx.spawn(
+            fut.into_actor(self)
+                .map(move |spawned, queue, ctx| match spawned {
+                    Ok(spawned) => {
+                        queue.accounting.spawned();
+                        let Some(entry) = queue.workers.get_mut(worker) else {
+                            let _ = spawned.retire.try_send(Retire);
+                            return;
+                        };
+                        entry.idle = Some(spawned.idle);
+                        entry.runner = Some(spawned.runner);
+                        entry.retire = Some(spawned.retire);
+                        queue.start(worker, job, ctx);
+                    }
+                    Err(err) => {
+                        let delay = queue.accounting.spawn_failed(attempt, &err);
+                        ctx.run_later(delay, move |queue, ctx| {
+                            queue.spawn_attempt(worker, job, attempt + 1, ctx);
+                        });
+                    }
+                }),
         );
-        ctx.spawn(fut.into_actor(self).map(move |spawned, queue, ctx| match spawned {
-            Ok(spawned) => {
-                let Some(entry) = queue.workers.get_mut(worker) else {
-                    let _ = spawned.retire.try_send(Retire);
-                    return;
-                };
-                entry.idle = Some(spawned.idle);
-                entry.runner = Some(spawned.runner);
-                entry.retire = Some(spawned.retire);
-                queue.start(worker, job, ctx);
-            }
-            Err(e) => {
-                tracing::error!(target: LOG_TARGET, "cannot spawn an execute worker, retrying: {e}");
-                queue.workers.remove(worker);
-                ctx.run_later(Duration::from_millis(500), move |queue, ctx| {
-                    queue.lanes.push(job.kind.priority(), job);
-                    queue.schedule(None, ctx);
-                });
-            }
-        }));
     }
 
     fn start(&mut self, worker: Worker, job: ExecuteJob, ctx: &mut Context<Self>) {
@@ -317,7 +284,9 @@ impl ExecuteQueue {
         };
         crate::metrics::execute_started(job.waiting_since.elapsed(), job.kind.priority().as_str());
         let started = Instant::now();
-        let link_artifact = !(self.warm_workers && warm_checksum == Some(job.artifact_checksum));
+        let link_artifact =
+            !(self.options.keep_module_warm && warm_checksum == Some(job.artifact_checksum));
+        self.accounting.job_started();
         let run = runner.send(RunExecuteJob {
             idle,
             artifact_path: job.artifact_path.clone(),
@@ -331,46 +300,54 @@ impl ExecuteQueue {
         }));
     }
 
+    /// Applies the exchange's keep-or-kill verdict, then answers the job or sends it back: to
+    /// its lane when it never reached the worker, to the host when its artifact must be
+    /// prepared again (once per job).
     fn conclude(
         &mut self,
         worker: Worker,
         job: ExecuteJob,
-        outcome: Result<ExecOutcome, MailboxError>,
+        outcome: Result<JobOutcome<ExecResult>, MailboxError>,
     ) {
-        let outcome = outcome.unwrap_or_else(|_| ExecOutcome {
-            worker: None,
-            unreached: false,
-            result: Err(ValidationError::PossiblyInvalid(
-                pvf_common::execute::PossiblyInvalidError::AmbiguousWorkerDeath,
-            )),
-            artifact: ArtifactVerdict::Keep,
-            job_stats: None,
-        });
-        if let Some(stats) = outcome.job_stats {
+        let (keep, exec) = match outcome {
+            Ok(JobOutcome::Ran { worker, result }) => (worker, result),
+            Ok(JobOutcome::Unreached) => {
+                // The worker was gone before the job began: not the candidate's fault, run it again.
+                self.retire(worker);
+                self.lanes.push_front(job.kind.priority(), job);
+                return;
+            }
+            // The worker's actor is gone mid-job.
+            Err(_) => (
+                None,
+                ExecResult {
+                    result: Err(ValidationError::PossiblyInvalid(
+                        pvf_common::execute::PossiblyInvalidError::AmbiguousWorkerDeath,
+                    )),
+                    artifact: ArtifactVerdict::Keep,
+                    job_stats: None,
+                },
+            ),
+        };
+        if let Some(stats) = exec.job_stats {
             crate::metrics::execute_pov_decompressed(stats.pov_size);
         }
-        if outcome.unreached {
-            // The worker was gone before the job began: not the candidate's fault, run it again.
-            self.retire(worker);
-            self.lanes.push_front(job.kind.priority(), job);
-            return;
-        }
-        let loaded = outcome.job_stats.is_some() && outcome.artifact == ArtifactVerdict::Keep;
-        match (outcome.worker, self.workers.get_mut(worker)) {
+        let loaded = exec.job_stats.is_some() && exec.artifact == ArtifactVerdict::Keep;
+        match (keep, self.workers.get_mut(worker)) {
             (Some(idle), Some(entry)) => {
                 entry.idle = Some(idle);
                 entry.warm_checksum = loaded.then_some(job.artifact_checksum);
             }
             _ => self.retire(worker),
         }
-        match outcome.artifact {
+        match exec.artifact {
             ArtifactVerdict::Reprepare | ArtifactVerdict::Missing if !job.reprepared => {
-                let remove_file = outcome.artifact == ArtifactVerdict::Reprepare;
+                let remove_file = exec.artifact == ArtifactVerdict::Reprepare;
                 self.host
                     .do_send(ArtifactNeedsPreparation { job, remove_file });
             }
             _ => {
-                let _ = job.result_tx.send(outcome.result);
+                let _ = job.result_tx.send(exec.result);
             }
         }
     }

@@ -3,10 +3,17 @@
 //! fake host records `ArtifactNeedsPreparation`.
 
 use super::*;
-use crate::{artifacts::ArtifactId, execute::worker::JobStats, spawn::WorkerDir};
+use crate::{
+    artifacts::ArtifactId,
+    execute::exchange::JobStats,
+    metrics::HostCounters,
+    spawn::{WorkerDir, WorkerFlavour},
+    worker_interface::SpawnedWorker,
+};
 use actix::dev::{MessageResponse, OneshotSender};
+use futures::future::LocalBoxFuture;
 use pvf_common::{
-    ArtifactChecksum, ExecutorParam, PrepareJobKind,
+    ArtifactChecksum, ExecutorParam, ExecutorParams, PrepareJobKind,
     execute::{BlockData, HeadData, PossiblyInvalidError},
 };
 use std::{
@@ -102,16 +109,19 @@ pub(super) enum Script {
 }
 
 impl Script {
-    pub(super) fn outcome(self, idle: IdleWorker) -> Option<ExecOutcome> {
-        let kept = |result, artifact| ExecOutcome {
-            worker: Some(idle),
-            result,
-            artifact,
-            job_stats: Some(JobStats {
-                cpu_time: Duration::from_millis(1),
-                pov_size: 0,
-            }),
-            unreached: false,
+    pub(super) fn outcome(self, idle: IdleWorker) -> Option<JobOutcome<ExecResult>> {
+        let kept = |result, artifact| {
+            JobOutcome::kept(
+                idle,
+                ExecResult {
+                    result,
+                    artifact,
+                    job_stats: Some(JobStats {
+                        cpu_time: Duration::from_millis(1),
+                        pov_size: 0,
+                    }),
+                },
+            )
         };
         Some(match self {
             Script::Valid(n) => kept(Ok(valid(n)), ArtifactVerdict::Keep),
@@ -122,15 +132,7 @@ impl Script {
                 )),
                 ArtifactVerdict::Missing,
             ),
-            Script::Unreached => ExecOutcome {
-                worker: None,
-                result: Err(ValidationError::PossiblyInvalid(
-                    PossiblyInvalidError::AmbiguousWorkerDeath,
-                )),
-                artifact: ArtifactVerdict::Keep,
-                job_stats: None,
-                unreached: true,
-            },
+            Script::Unreached => JobOutcome::Unreached,
             Script::NoReply => return None,
         })
     }
@@ -149,6 +151,8 @@ type Steps = Arc<Mutex<HashMap<PathBuf, VecDeque<Step>>>>;
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Event {
     Spawn(Worker, ExecutorParams),
+    /// A scripted spawn failure.
+    SpawnFailed(Worker),
     Run(Worker, PathBuf),
     Retire(Worker),
 }
@@ -165,10 +169,14 @@ impl Actor for FakeRunner {
 }
 
 /// A reply that may never be sent.
-pub(super) struct Reply(LocalBoxFuture<'static, Option<ExecOutcome>>);
+pub(super) struct Reply(LocalBoxFuture<'static, Option<JobOutcome<ExecResult>>>);
 
 impl MessageResponse<FakeRunner, RunExecuteJob> for Reply {
-    fn handle(self, _: &mut Context<FakeRunner>, tx: Option<OneshotSender<ExecOutcome>>) {
+    fn handle(
+        self,
+        _: &mut Context<FakeRunner>,
+        tx: Option<OneshotSender<JobOutcome<ExecResult>>>,
+    ) {
         actix_rt::spawn(async move {
             // Otherwise `tx` is dropped unanswered: the sender gets a `MailboxError`.
             if let (Some(outcome), Some(tx)) = (self.0.await, tx) {
@@ -215,18 +223,36 @@ pub(super) struct FakeSpawner {
     cache: PathBuf,
     steps: Steps,
     events: mpsc::UnboundedSender<Event>,
+    /// Spawn attempts still to fail.
+    failures: Arc<std::sync::atomic::AtomicU32>,
 }
 
-impl SpawnExecuteWorker for FakeSpawner {
+impl SpawnWorker<ExecuteHandshake, RunExecuteJob> for FakeSpawner {
     fn spawn(
         &self,
         worker: Worker,
-        params: Arc<ExecutorParams>,
+        handshake: ExecuteHandshake,
         _on_death: Recipient<WorkerDied>,
-    ) -> LocalBoxFuture<'static, Result<SpawnedExecuteWorker, String>> {
-        let _ = self.events.send(Event::Spawn(worker, (*params).clone()));
+    ) -> LocalBoxFuture<'static, Result<SpawnedWorker<RunExecuteJob>, String>> {
+        let fail = self
+            .failures
+            .fetch_update(
+                std::sync::atomic::Ordering::SeqCst,
+                std::sync::atomic::Ordering::SeqCst,
+                |n| n.checked_sub(1),
+            )
+            .is_ok();
+        let event = if fail {
+            Event::SpawnFailed(worker)
+        } else {
+            Event::Spawn(worker, handshake.executor_params)
+        };
+        let _ = self.events.send(event);
         let (cache, steps, events) = (self.cache.clone(), self.steps.clone(), self.events.clone());
         Box::pin(async move {
+            if fail {
+                return Err("scripted spawn failure".to_string());
+            }
             let (stream, _peer) = UnixStream::pair().map_err(|e| e.to_string())?;
             let worker_dir = WorkerDir::new(&cache).map_err(|e| e.to_string())?;
             let runner = FakeRunner {
@@ -235,7 +261,7 @@ impl SpawnExecuteWorker for FakeSpawner {
                 events,
             }
             .start();
-            Ok(SpawnedExecuteWorker {
+            Ok(SpawnedWorker {
                 idle: IdleWorker {
                     stream,
                     pid: 0,
@@ -265,6 +291,7 @@ impl Handler<ArtifactNeedsPreparation> for HostRecorder {
 
 pub(super) struct Harness {
     pub(super) queue: Addr<ExecuteQueue>,
+    pub(super) counters: Arc<HostCounters>,
     events: mpsc::UnboundedReceiver<Event>,
     to_host: mpsc::UnboundedReceiver<ArtifactNeedsPreparation>,
     steps: Steps,
@@ -273,6 +300,11 @@ pub(super) struct Harness {
 
 impl Harness {
     pub(super) fn new(capacity: usize) -> Self {
+        Self::with_failing_spawns(capacity, 0)
+    }
+
+    /// A queue whose first `failures` spawn attempts fail.
+    pub(super) fn with_failing_spawns(capacity: usize, failures: u32) -> Self {
         let cache = tempfile::tempdir().expect("a temp dir");
         let (events_tx, events) = mpsc::unbounded_channel();
         let (host_tx, to_host) = mpsc::unbounded_channel();
@@ -281,11 +313,22 @@ impl Harness {
             cache: cache.path().to_path_buf(),
             steps: steps.clone(),
             events: events_tx,
+            failures: Arc::new(failures.into()),
         };
         let host = HostRecorder(host_tx).start();
-        let queue = ExecuteQueue::new(capacity, Box::new(spawner), host.recipient()).start();
+        let counters = Arc::new(HostCounters::default());
+        let accounting = SpawnAccounting::new(WorkerFlavour::Execute, counters.clone());
+        let queue = ExecuteQueue::new(
+            capacity,
+            Box::new(spawner),
+            host.recipient(),
+            ExecuteWorkerOptions::default(),
+            accounting,
+        )
+        .start();
         Self {
             queue,
+            counters,
             events,
             to_host,
             steps,

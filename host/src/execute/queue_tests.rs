@@ -30,6 +30,33 @@ async fn a_job_spawns_a_dedicated_worker_and_the_next_job_with_its_params_reuses
 }
 
 #[actix_rt::test]
+async fn a_failed_spawn_is_retried_with_back_off_for_the_same_job_and_counted() {
+    let mut h = Harness::with_failing_spawns(1, 2);
+    h.script(1, Script::Valid(1));
+    let (j1, rx1) = job(1, params_a(), PvfExecKind::Approval);
+    let started = Instant::now();
+    h.enqueue(j1);
+    let Event::SpawnFailed(w) = h.next_event().await else {
+        panic!("expected a failed spawn");
+    };
+    h.expect_event(Event::SpawnFailed(w)).await;
+    assert_eq!(
+        h.expect_spawn(params_a()).await,
+        w,
+        "the job keeps its worker"
+    );
+    h.expect_event(Event::Run(w, artifact_path(1))).await;
+    assert_eq!(result_of(rx1).await, Ok(valid(1)));
+    // 250 ms, then 500 ms.
+    assert!(started.elapsed() >= Duration::from_millis(750));
+    let counters = h.counters.snapshot();
+    assert_eq!(counters.execute.spawn_failures, 2);
+    assert_eq!(counters.execute.workers_spawned, 1);
+    assert_eq!(counters.execute.jobs_started, 1);
+    assert_eq!(counters.prepare, Default::default());
+}
+
+#[actix_rt::test]
 async fn at_capacity_an_idle_worker_with_other_params_is_retired_for_a_new_one() {
     let mut h = Harness::new(1);
     h.script(1, Script::Valid(1));

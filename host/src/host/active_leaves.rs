@@ -50,11 +50,9 @@ impl HostActor {
                     .send(Err(ValidationError::ExecutionDeadline));
             }
         }
-        if let Some(prune) = &self.prune_backing {
-            prune.do_send(PruneBacking {
-                live: Arc::new(live),
-            });
-        }
+        self.queues.prune_backing.do_send(PruneBacking {
+            live: Arc::new(live),
+        });
     }
 }
 

@@ -1,10 +1,12 @@
 //! The host actor: the artifact table, coalescing of requests, retries and pruning.
 //!
-//! Every request for a PVF finds its artifact in one of three states. Preparing: the caller
-//! joins the waiters, so one compilation serves everyone. Prepared: answered at once.
-//! FailedToProcess: pre-checks get the stored error; preparation for execution retries a
-//! non-deterministic failure after the cooldown, a few times. Executions wait for their
-//! artifact in `awaiting_prepare` and then go to the execute queue.
+//! Every request starts from one lookup of its artifact (`Lookup`): Ready (answered at once),
+//! Unverified (adopted from an earlier run: checked first, except for executions, whose
+//! worker checks it), InFlight (the caller joins the waiters, so one compilation serves
+//! everyone; a Critical caller bumps the job), Failed (pre-checks get the stored error;
+//! preparation for execution retries a non-deterministic failure after the cooldown, a few
+//! times) or Absent (a preparation starts). Executions wait for their artifact in
+//! `awaiting_prepare` and then go to the execute queue.
 //!
 //! Artifacts adopted from an earlier run start unverified; [`integrity`] checks one before a
 //! pre-check or prepare request is answered from it. [`active_leaves`] tracks the relay-chain
@@ -15,15 +17,16 @@ mod integrity;
 
 pub use active_leaves::UpdateActiveLeaves;
 
-use crate::execute::queue::PruneBacking;
 use crate::{
     artifacts::{
         ArtifactId, ArtifactState, Artifacts, ArtifactsCleanupConfig, RetryPolicy, Waiters,
     },
-    cache_dir,
+    cache_dir::{self, AdoptedArtifact},
     execute::{
         lanes::{ExecPriority, PvfExecKind},
-        queue::{ArtifactNeedsPreparation, EnqueueExecution, ExecuteJob, ExecuteResult},
+        queue::{
+            ArtifactNeedsPreparation, EnqueueExecution, ExecuteJob, ExecuteResult, PruneBacking,
+        },
     },
     metrics,
     prepare::queue::{Enqueue, PrepareConcluded, Priority},
@@ -93,56 +96,282 @@ struct PendingExecution {
     reprepared: bool,
 }
 
+/// Where the host actor sends work.
+pub struct HostQueues {
+    /// The prepare queue.
+    pub prepare: Recipient<Enqueue>,
+    /// The execute queue, for jobs whose artifact is ready.
+    pub execute: Recipient<EnqueueExecution>,
+    /// The execute queue, told when the relay-chain view changes.
+    pub prune_backing: Recipient<PruneBacking>,
+}
+
+/// The host actor's policies.
+#[derive(Clone, Copy, Debug)]
+pub struct HostPolicy {
+    /// When failed preparations for execution are retried.
+    pub retry: RetryPolicy,
+    /// Cache size bounds.
+    pub cleanup: ArtifactsCleanupConfig,
+    /// How often the cache is pruned.
+    pub cleanup_pulse_interval: Duration,
+}
+
+/// What a request finds for its artifact: every handler starts from this one lookup.
+enum Lookup {
+    /// On disk and verified (or prepared by this host); its "last needed" time was refreshed.
+    Ready(PrepareSuccess),
+    /// On disk, adopted from an earlier run and not yet checked against its checksum; its
+    /// "last needed" time was refreshed.
+    Unverified(PrepareSuccess),
+    /// A preparation is queued or running.
+    InFlight,
+    /// The last preparation failed; `retry` holds the failures so far if it may run again now.
+    Failed {
+        error: PrepareError,
+        retry: Option<u32>,
+    },
+    /// Never prepared, pruned, found damaged, or its file vanished.
+    Absent,
+}
+
 /// The host actor.
 pub struct HostActor {
     artifacts: Artifacts,
-    queue: Recipient<Enqueue>,
-    execute_queue: Option<Recipient<EnqueueExecution>>,
-    prune_backing: Option<Recipient<PruneBacking>>,
+    queues: HostQueues,
+    policy: HostPolicy,
     awaiting_prepare: HashMap<ArtifactId, Vec<PendingExecution>>,
     /// Active leaves and their ancestors: the relay parents backing may still use.
     active_leaves: HashMap<[u8; 32], Vec<[u8; 32]>>,
-    retry: RetryPolicy,
-    cleanup: ArtifactsCleanupConfig,
-    cleanup_pulse_interval: Duration,
     /// Requests waiting for an adopted artifact's checksum to be verified.
     verifying: HashMap<ArtifactId, Vec<integrity::DeferredRequest>>,
 }
 
 impl HostActor {
-    /// A host that sends work to `queue` and starts with the `adopted` artifacts.
-    pub fn new(
-        queue: Recipient<Enqueue>,
-        retry: RetryPolicy,
-        cleanup: ArtifactsCleanupConfig,
-        cleanup_pulse_interval: Duration,
-        adopted: Vec<crate::cache_dir::AdoptedArtifact>,
-    ) -> Self {
+    /// A host that sends work to `queues` and starts with the `adopted` artifacts.
+    pub fn new(queues: HostQueues, policy: HostPolicy, adopted: Vec<AdoptedArtifact>) -> Self {
         let mut artifacts = Artifacts::default();
-        artifacts.adopt(adopted);
+        for a in adopted {
+            artifacts.insert_adopted(a.name.id, a.path, a.size, a.name.checksum, a.last_used);
+        }
         Self {
             artifacts,
-            queue,
-            execute_queue: None,
-            prune_backing: None,
+            queues,
+            policy,
             awaiting_prepare: HashMap::new(),
             active_leaves: HashMap::new(),
-            retry,
-            cleanup,
-            cleanup_pulse_interval,
             verifying: HashMap::new(),
         }
     }
 
-    /// Connects the execute queue (created after the host, which it reports back to).
-    pub fn with_execute_queue(
-        mut self,
-        execute_queue: Recipient<EnqueueExecution>,
-        prune_backing: Recipient<PruneBacking>,
-    ) -> Self {
-        self.execute_queue = Some(execute_queue);
-        self.prune_backing = Some(prune_backing);
-        self
+    /// The one lookup every request starts from. A prepared artifact whose file vanished is
+    /// forgotten and reported `Absent`; a found one has its "last needed" time refreshed.
+    fn lookup(&mut self, id: &ArtifactId) -> Lookup {
+        let (success, verified) = match self.artifacts.artifact_state_mut(id) {
+            None => return Lookup::Absent,
+            Some(ArtifactState::Preparing { .. }) => return Lookup::InFlight,
+            Some(ArtifactState::FailedToProcess {
+                last_time_failed,
+                num_failures,
+                error,
+            }) => {
+                let retry = self
+                    .policy
+                    .retry
+                    .can_retry(*last_time_failed, *num_failures, error)
+                    .then_some(*num_failures);
+                return Lookup::Failed {
+                    error: error.clone(),
+                    retry,
+                };
+            }
+            Some(ArtifactState::Prepared {
+                path,
+                size,
+                checksum,
+                stats,
+                last_time_needed,
+                verified,
+            }) if path.exists() => {
+                *last_time_needed = cache_dir::touch(path, *last_time_needed);
+                let success = PrepareSuccess {
+                    path: path.clone(),
+                    size: *size,
+                    checksum: *checksum,
+                    stats: *stats,
+                };
+                (success, *verified)
+            }
+            Some(ArtifactState::Prepared { path, .. }) => {
+                tracing::warn!(target: LOG_TARGET, ?path, "prepared artifact vanished; preparing again");
+                self.artifacts.remove(id);
+                self.report_cache_usage();
+                return Lookup::Absent;
+            }
+        };
+        if verified {
+            Lookup::Ready(success)
+        } else {
+            Lookup::Unverified(success)
+        }
+    }
+
+    /// Records the preparation of `id` as in flight, with `waiters`, and queues it.
+    fn start_preparation(
+        &mut self,
+        id: ArtifactId,
+        priority: Priority,
+        pvf: PvfPrepData,
+        waiters: Waiters,
+        num_failures: u32,
+    ) {
+        self.artifacts.insert_preparing(id, waiters, num_failures);
+        self.queues.prepare.do_send(Enqueue { priority, pvf });
+    }
+
+    /// The callers waiting for the in-flight preparation of `id`.
+    fn waiters(&mut self, id: &ArtifactId) -> Option<&mut Waiters> {
+        match self.artifacts.artifact_state_mut(id) {
+            Some(ArtifactState::Preparing { waiters, .. }) => Some(waiters),
+            _ => None,
+        }
+    }
+
+    /// A Critical request joins an in-flight preparation: the queue bumps a job still
+    /// waiting as Normal.
+    fn bump(&self, priority: Priority, pvf: PvfPrepData) {
+        if priority == Priority::Critical {
+            self.queues.prepare.do_send(Enqueue { priority, pvf });
+        }
+    }
+
+    fn handle_precheck(
+        &mut self,
+        pvf: PvfPrepData,
+        result_tx: oneshot::Sender<PrecheckResult>,
+        ctx: &mut Context<Self>,
+    ) {
+        let id = ArtifactId::from_pvf(&pvf);
+        match self.lookup(&id) {
+            Lookup::Ready(_) => {
+                let _ = result_tx.send(Ok(()));
+            }
+            Lookup::Unverified(_) => {
+                self.verify_then(id, DeferredRequest::Precheck { pvf, result_tx }, ctx)
+            }
+            Lookup::InFlight => {
+                if let Some(waiters) = self.waiters(&id) {
+                    waiters.precheck.push(result_tx);
+                }
+            }
+            // Pre-checks never retry: the vote is on the first verdict.
+            Lookup::Failed { error, .. } => {
+                let _ = result_tx.send(Err(error));
+            }
+            Lookup::Absent => {
+                let waiters = Waiters {
+                    precheck: vec![result_tx],
+                    prepare: Vec::new(),
+                };
+                self.start_preparation(id, Priority::Normal, pvf, waiters, 0);
+            }
+        }
+    }
+
+    fn handle_prepare(
+        &mut self,
+        pvf: PvfPrepData,
+        priority: Priority,
+        result_tx: oneshot::Sender<PrepareResult>,
+        ctx: &mut Context<Self>,
+    ) {
+        let id = ArtifactId::from_pvf(&pvf);
+        let waiting = |result_tx| Waiters {
+            precheck: Vec::new(),
+            prepare: vec![result_tx],
+        };
+        match self.lookup(&id) {
+            Lookup::Ready(success) => {
+                let _ = result_tx.send(Ok(success));
+            }
+            Lookup::Unverified(_) => {
+                let request = DeferredRequest::Prepare {
+                    pvf,
+                    priority,
+                    result_tx,
+                };
+                self.verify_then(id, request, ctx);
+            }
+            Lookup::InFlight => {
+                if let Some(waiters) = self.waiters(&id) {
+                    waiters.prepare.push(result_tx);
+                }
+                self.bump(priority, pvf);
+            }
+            Lookup::Failed {
+                retry: Some(num_failures),
+                ..
+            } => self.start_preparation(id, priority, pvf, waiting(result_tx), num_failures),
+            Lookup::Failed { error, retry: None } => {
+                let _ = result_tx.send(Err(error));
+            }
+            Lookup::Absent => self.start_preparation(id, priority, pvf, waiting(result_tx), 0),
+        }
+    }
+
+    fn handle_heads_up(&mut self, active_pvfs: Vec<PvfPrepData>) {
+        for pvf in active_pvfs {
+            let id = ArtifactId::from_pvf(&pvf);
+            match self.lookup(&id) {
+                Lookup::Ready(_)
+                | Lookup::Unverified(_)
+                | Lookup::InFlight
+                | Lookup::Failed { retry: None, .. } => {}
+                Lookup::Failed {
+                    retry: Some(num_failures),
+                    ..
+                } => self.start_preparation(
+                    id,
+                    Priority::Normal,
+                    pvf,
+                    Waiters::default(),
+                    num_failures,
+                ),
+                Lookup::Absent => {
+                    self.start_preparation(id, Priority::Normal, pvf, Waiters::default(), 0)
+                }
+            }
+        }
+    }
+
+    fn handle_execute(&mut self, pending: PendingExecution) {
+        let pvf = pending.request.pvf.clone();
+        let id = ArtifactId::from_pvf(&pvf);
+        let priority = match pending.request.kind.priority() {
+            ExecPriority::Dispute | ExecPriority::Approval => Priority::Critical,
+            ExecPriority::BackingSystemParas | ExecPriority::Backing => Priority::Normal,
+        };
+        match self.lookup(&id) {
+            // Unverified (adopted) artifacts go too: the execute worker verifies every artifact
+            // it loads, and a mismatch comes back as `ArtifactNeedsPreparation`.
+            Lookup::Ready(success) | Lookup::Unverified(success) => {
+                return self.send_to_execute_queue(pending, success.path, success.checksum);
+            }
+            Lookup::InFlight => self.bump(priority, pvf),
+            Lookup::Failed {
+                retry: Some(num_failures),
+                ..
+            } => self.start_preparation(id, priority, pvf, Waiters::default(), num_failures),
+            Lookup::Failed { error, retry: None } => {
+                let _ = pending
+                    .request
+                    .result_tx
+                    .send(Err(ValidationError::from(error)));
+                return;
+            }
+            Lookup::Absent => self.start_preparation(id, priority, pvf, Waiters::default(), 0),
+        }
+        self.awaiting_prepare.entry(id).or_default().push(pending);
     }
 
     fn send_to_execute_queue(
@@ -152,6 +381,10 @@ impl HostActor {
         checksum: pvf_common::prepare::ArtifactChecksum,
     ) {
         let request = pending.request;
+        if request.result_tx.is_closed() {
+            // The caller gave up while the artifact was prepared: nobody wants this execution.
+            return;
+        }
         let job = ExecuteJob {
             artifact_id: ArtifactId::from_pvf(&request.pvf),
             artifact_path: path,
@@ -165,64 +398,7 @@ impl HostActor {
             waiting_since: std::time::Instant::now(),
             reprepared: pending.reprepared,
         };
-        match &self.execute_queue {
-            Some(queue) => queue.do_send(EnqueueExecution(job)),
-            None => {
-                let _ = job.result_tx.send(Err(ValidationError::Internal(
-                    pvf_common::execute::InternalValidationError::HostCommunication(
-                        "no execute queue".into(),
-                    ),
-                )));
-            }
-        }
-    }
-
-    fn handle_execute(&mut self, pending: PendingExecution) {
-        let pvf = pending.request.pvf.clone();
-        let id = ArtifactId::from_pvf(&pvf);
-        let priority = match pending.request.kind.priority() {
-            ExecPriority::Dispute | ExecPriority::Approval => Priority::Critical,
-            ExecPriority::BackingSystemParas | ExecPriority::Backing => Priority::Normal,
-        };
-        match self.artifacts.artifact_state_mut(&id) {
-            // Unverified (adopted) artifacts go too: the execute worker verifies every artifact
-            // it loads, and a mismatch comes back as `ArtifactNeedsPreparation`.
-            Some(ArtifactState::Prepared {
-                path,
-                checksum,
-                last_time_needed,
-                ..
-            }) if path.exists() => {
-                *last_time_needed = cache_dir::touch(path, *last_time_needed);
-                let (path, checksum) = (path.clone(), *checksum);
-                self.send_to_execute_queue(pending, path, checksum);
-                return;
-            }
-            Some(ArtifactState::Prepared { path, .. }) => {
-                tracing::warn!(target: LOG_TARGET, ?path, "prepared artifact vanished; preparing again");
-                self.enqueue(id, priority, pvf, Waiters::default(), 0);
-            }
-            Some(ArtifactState::Preparing { .. }) => {
-                if priority == Priority::Critical {
-                    self.queue.do_send(Enqueue { priority, pvf });
-                }
-            }
-            Some(ArtifactState::FailedToProcess { .. }) => match self.retry_allowed(&id) {
-                Some(Ok(num_failures)) => {
-                    self.enqueue(id, priority, pvf, Waiters::default(), num_failures)
-                }
-                Some(Err(error)) => {
-                    let _ = pending
-                        .request
-                        .result_tx
-                        .send(Err(ValidationError::from(error)));
-                    return;
-                }
-                None => {}
-            },
-            None => self.enqueue(id, priority, pvf, Waiters::default(), 0),
-        }
-        self.awaiting_prepare.entry(id).or_default().push(pending);
+        self.queues.execute.do_send(EnqueueExecution(job));
     }
 
     /// The execute queue found the artifact bad or gone: forget it, delete the file if asked,
@@ -230,7 +406,7 @@ impl HostActor {
     fn handle_needs_preparation(&mut self, msg: ArtifactNeedsPreparation) {
         let job = msg.job;
         if let Some(ArtifactState::Prepared { path, .. }) =
-            self.artifacts.artifact_state_mut(&job.artifact_id)
+            self.artifacts.artifact_state(&job.artifact_id)
             && *path == job.artifact_path
         {
             self.artifacts.remove(&job.artifact_id);
@@ -254,178 +430,11 @@ impl HostActor {
         });
     }
 
-    fn enqueue(
-        &mut self,
-        id: ArtifactId,
-        priority: Priority,
-        pvf: PvfPrepData,
-        waiters: Waiters,
-        num_failures: u32,
-    ) {
-        self.artifacts.insert_preparing(id, waiters, num_failures);
-        self.queue.do_send(Enqueue { priority, pvf });
-    }
-
-    /// For a failed artifact: `Ok(failures so far)` if it may be prepared again now, else the
-    /// stored error. Pre-checks never call this: they never retry.
-    fn retry_allowed(&self, id: &ArtifactId) -> Option<Result<u32, PrepareError>> {
-        match self.artifacts.artifact_state(id)? {
-            ArtifactState::FailedToProcess {
-                last_time_failed,
-                num_failures,
-                error,
-            } => Some(
-                if self
-                    .retry
-                    .can_retry(*last_time_failed, *num_failures, error)
-                {
-                    Ok(*num_failures)
-                } else {
-                    Err(error.clone())
-                },
-            ),
-            _ => None,
-        }
-    }
-
-    fn handle_precheck(
-        &mut self,
-        pvf: PvfPrepData,
-        result_tx: oneshot::Sender<PrecheckResult>,
-        ctx: &mut Context<Self>,
-    ) {
-        let id = ArtifactId::from_pvf(&pvf);
-        match self.artifacts.artifact_state_mut(&id) {
-            Some(ArtifactState::Prepared {
-                verified: false, ..
-            }) => self.verify_then(id, DeferredRequest::Precheck { pvf, result_tx }, ctx),
-            Some(ArtifactState::Prepared {
-                path,
-                last_time_needed,
-                ..
-            }) => {
-                *last_time_needed = cache_dir::touch(path, *last_time_needed);
-                let _ = result_tx.send(Ok(()));
-            }
-            Some(ArtifactState::Preparing { waiters, .. }) => waiters.precheck.push(result_tx),
-            Some(ArtifactState::FailedToProcess { error, .. }) => {
-                let _ = result_tx.send(Err(error.clone()));
-            }
-            None => {
-                let waiters = Waiters {
-                    precheck: vec![result_tx],
-                    prepare: Vec::new(),
-                };
-                self.enqueue(id, Priority::Normal, pvf, waiters, 0);
-            }
-        }
-    }
-
-    fn handle_prepare(
-        &mut self,
-        pvf: PvfPrepData,
-        priority: Priority,
-        result_tx: oneshot::Sender<PrepareResult>,
-        ctx: &mut Context<Self>,
-    ) {
-        let id = ArtifactId::from_pvf(&pvf);
-        match self.artifacts.artifact_state_mut(&id) {
-            Some(ArtifactState::Prepared {
-                verified: false, ..
-            }) => {
-                let request = DeferredRequest::Prepare {
-                    pvf,
-                    priority,
-                    result_tx,
-                };
-                self.verify_then(id, request, ctx);
-            }
-            Some(ArtifactState::Prepared {
-                path,
-                size,
-                checksum,
-                stats,
-                last_time_needed,
-                verified: true,
-            }) => {
-                // One stat: a deleted artifact must be re-prepared, not reported as internal error.
-                if path.exists() {
-                    *last_time_needed = cache_dir::touch(path, *last_time_needed);
-                    let success = PrepareSuccess {
-                        path: path.clone(),
-                        size: *size,
-                        checksum: *checksum,
-                        stats: *stats,
-                    };
-                    let _ = result_tx.send(Ok(success));
-                } else {
-                    tracing::warn!(target: LOG_TARGET, ?path, "prepared artifact vanished; preparing again");
-                    let waiters = Waiters {
-                        precheck: Vec::new(),
-                        prepare: vec![result_tx],
-                    };
-                    self.enqueue(id, priority, pvf, waiters, 0);
-                }
-            }
-            Some(ArtifactState::Preparing { waiters, .. }) => {
-                waiters.prepare.push(result_tx);
-                if priority == Priority::Critical {
-                    // The queue bumps a job still waiting as Normal.
-                    self.queue.do_send(Enqueue { priority, pvf });
-                }
-            }
-            Some(ArtifactState::FailedToProcess { .. }) => match self.retry_allowed(&id) {
-                Some(Ok(num_failures)) => {
-                    let waiters = Waiters {
-                        precheck: Vec::new(),
-                        prepare: vec![result_tx],
-                    };
-                    self.enqueue(id, priority, pvf, waiters, num_failures);
-                }
-                Some(Err(error)) => {
-                    let _ = result_tx.send(Err(error));
-                }
-                None => {}
-            },
-            None => {
-                let waiters = Waiters {
-                    precheck: Vec::new(),
-                    prepare: vec![result_tx],
-                };
-                self.enqueue(id, priority, pvf, waiters, 0);
-            }
-        }
-    }
-
-    fn handle_heads_up(&mut self, active_pvfs: Vec<PvfPrepData>) {
-        for pvf in active_pvfs {
-            let id = ArtifactId::from_pvf(&pvf);
-            match self.artifacts.artifact_state_mut(&id) {
-                Some(ArtifactState::Prepared {
-                    path,
-                    last_time_needed,
-                    ..
-                }) => *last_time_needed = cache_dir::touch(path, *last_time_needed),
-                Some(ArtifactState::Preparing { .. }) => {}
-                Some(ArtifactState::FailedToProcess { .. }) => {
-                    if let Some(Ok(num_failures)) = self.retry_allowed(&id) {
-                        self.enqueue(id, Priority::Normal, pvf, Waiters::default(), num_failures);
-                    }
-                }
-                None => self.enqueue(id, Priority::Normal, pvf, Waiters::default(), 0),
-            }
-        }
-    }
-
     fn handle_concluded(&mut self, artifact_id: ArtifactId, result: PrepareResult) {
-        let Some(state) = self.artifacts.artifact_state_mut(&artifact_id) else {
-            tracing::error!(target: LOG_TARGET, ?artifact_id, "host bug: a preparation concluded for an unknown artifact");
-            return;
-        };
-        let ArtifactState::Preparing {
+        let Some(ArtifactState::Preparing {
             waiters,
             num_failures,
-        } = state
+        }) = self.artifacts.artifact_state_mut(&artifact_id)
         else {
             tracing::error!(target: LOG_TARGET, ?artifact_id, "host bug: a preparation concluded for an artifact not being prepared");
             return;
@@ -449,10 +458,7 @@ impl HostActor {
                 }
             }
         }
-        let Some(state) = self.artifacts.artifact_state_mut(&artifact_id) else {
-            return;
-        };
-        *state = match result {
+        let state = match result {
             Ok(success) => ArtifactState::Prepared {
                 path: success.path,
                 size: success.size,
@@ -470,11 +476,12 @@ impl HostActor {
                 }
             }
         };
+        self.artifacts.set(artifact_id, state);
         self.report_cache_usage();
     }
 
     fn prune(&mut self) {
-        let pruned = self.artifacts.prune(&self.cleanup);
+        let pruned = self.artifacts.prune(&self.policy.cleanup);
         if pruned.is_empty() {
             return;
         }
@@ -510,7 +517,7 @@ impl Actor for HostActor {
         if tokio::runtime::Handle::try_current().is_err() {
             return;
         }
-        ctx.run_interval(self.cleanup_pulse_interval, |host, _| host.prune());
+        ctx.run_interval(self.policy.cleanup_pulse_interval, |host, _| host.prune());
     }
 }
 
@@ -564,3 +571,6 @@ impl Handler<ArtifactNeedsPreparation> for HostActor {
         self.handle_needs_preparation(msg);
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,7 @@
-//! Preparation: the Queue actor (what runs next), the Pool actor (which workers exist) and the
-//! per-worker actor (one job's state machine).
+//! Preparation: the Queue actor (what compiles next), the Pool actor (which prepare workers
+//! exist) and the exchange (one job's state machine on one worker, and whether the worker
+//! survives it).
 
+pub mod exchange;
 pub mod pool;
 pub mod queue;
-pub mod worker;

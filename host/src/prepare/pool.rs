@@ -1,29 +1,19 @@
 //! The Pool actor: owns the prepare workers and their idle-worker tokens.
 //!
 //! The queue decides *what* runs; the pool only spawns, hands a token to a per-worker actor
-//! for exactly one job, gets it back or kills the worker, and reports. Every worker
-//! [`Outcome`] maps to keep-or-kill in one place, [`Pool::conclude`], with the reason on
-//! each arm.
+//! for exactly one job, gets it back or kills the worker, and reports. Whether a worker
+//! survives its job is decided by the job's exchange (`prepare/exchange.rs`); the pool applies
+//! it, and also kills a worker whose process exited while it was busy.
 
 use crate::{
-    metrics::{self, HostCounters},
-    prepare::worker::{Outcome, Retire, RunJob, WorkerActor, WorkerDied},
-    spawn::{IdleWorker, WorkerSpawnConfig, spawn_prepare_worker},
+    prepare::exchange::RunJob,
+    spawn::IdleWorker,
+    worker_interface::{JobOutcome, Retire, SpawnAccounting, SpawnWorker, Worker, WorkerDied},
 };
 use actix::prelude::*;
-use futures::future::LocalBoxFuture;
-use pvf_common::{LOG_TARGET, PrepareError, PrepareResult, PvfPrepData};
+use pvf_common::{LOG_TARGET, PrepareResult, PvfPrepData};
 use slotmap::SlotMap;
-use std::{
-    path::PathBuf,
-    sync::Arc,
-    time::{Duration, Instant},
-};
-
-slotmap::new_key_type! {
-    /// Identifies a prepare worker for the queue and the pool.
-    pub struct Worker;
-}
+use std::{path::PathBuf, time::Instant};
 
 /// Requests from the queue.
 ///
@@ -67,57 +57,8 @@ pub enum FromPool {
     Rip(Worker),
 }
 
-/// What a spawner delivers: the token and the per-worker actor's addresses.
-pub struct SpawnedWorker {
-    /// The idle token.
-    pub idle: IdleWorker,
-    /// Runs jobs on this worker.
-    pub runner: Recipient<RunJob>,
-    /// Kills this worker.
-    pub retire: Recipient<Retire>,
-}
-
-/// Starts workers; the real one spawns processes, tests plug in fakes.
-pub trait SpawnWorker: 'static {
-    /// Starts a worker known as `worker`; its actor reports death to `on_death`.
-    fn spawn(
-        &self,
-        worker: Worker,
-        on_death: Recipient<WorkerDied>,
-    ) -> LocalBoxFuture<'static, Result<SpawnedWorker, String>>;
-}
-
-/// Spawns real worker processes.
-pub struct ProcessSpawner {
-    /// How to start them.
-    pub config: Arc<WorkerSpawnConfig>,
-}
-
-impl SpawnWorker for ProcessSpawner {
-    fn spawn(
-        &self,
-        worker: Worker,
-        on_death: Recipient<WorkerDied>,
-    ) -> LocalBoxFuture<'static, Result<SpawnedWorker, String>> {
-        let config = self.config.clone();
-        Box::pin(async move {
-            let (idle, handle) = spawn_prepare_worker(&config)
-                .await
-                .map_err(|e| e.to_string())?;
-            let addr = WorkerActor::new(worker, handle, on_death).start();
-            Ok(SpawnedWorker {
-                idle,
-                runner: addr.clone().recipient(),
-                retire: addr.recipient(),
-            })
-        })
-    }
-}
-
-/// First retry delay after a failed spawn; doubles up to [`MAX_SPAWN_RETRY_DELAY`].
-pub const INITIAL_SPAWN_RETRY_DELAY: Duration = Duration::from_millis(250);
-/// Longest delay between spawn attempts.
-pub const MAX_SPAWN_RETRY_DELAY: Duration = Duration::from_secs(3);
+/// Starts prepare workers: real processes, or fakes in tests.
+pub type PrepareSpawner = dyn SpawnWorker<(), RunJob>;
 
 struct WorkerSlot {
     idle: Option<IdleWorker>,
@@ -129,100 +70,81 @@ struct WorkerSlot {
 
 /// The Pool actor.
 pub struct Pool {
-    spawner: Box<dyn SpawnWorker>,
+    spawner: Box<PrepareSpawner>,
     queue: Recipient<FromPool>,
     /// `None` while the worker is being spawned.
     workers: SlotMap<Worker, Option<WorkerSlot>>,
-    counters: Arc<HostCounters>,
+    accounting: SpawnAccounting,
 }
 
 impl Pool {
-    /// A pool reporting to `queue`.
+    /// A pool reporting to `queue`, counting its spawns and jobs in `accounting`.
     pub fn new(
-        spawner: Box<dyn SpawnWorker>,
+        spawner: Box<PrepareSpawner>,
         queue: Recipient<FromPool>,
-        counters: Arc<HostCounters>,
+        accounting: SpawnAccounting,
     ) -> Self {
         Self {
             spawner,
             queue,
             workers: SlotMap::with_key(),
-            counters,
+            accounting,
         }
     }
 
     fn spawn_worker(&mut self, worker: Worker, attempt: u32, ctx: &mut Context<Self>) {
-        metrics::worker_spawning();
-        let fut = self.spawner.spawn(worker, ctx.address().recipient());
-        ctx.spawn(fut.into_actor(self).map(move |result, pool, ctx| match result {
-            Ok(spawned) => {
-                metrics::worker_spawned(&pool.counters);
-                if let Some(slot) = pool.workers.get_mut(worker) {
-                    *slot = Some(WorkerSlot { idle: Some(spawned.idle), runner: spawned.runner, retire: spawned.retire, dead: false });
-                    pool.queue.do_send(FromPool::Spawned(worker));
-                } else {
-                    let _ = spawned.retire.try_send(Retire);
-                }
-            }
-            Err(err) => {
-                metrics::worker_spawn_failed(&pool.counters);
-                let delay = (INITIAL_SPAWN_RETRY_DELAY * 2u32.saturating_pow(attempt)).min(MAX_SPAWN_RETRY_DELAY);
-                tracing::error!(target: LOG_TARGET, attempt, ?delay, "cannot spawn a prepare worker, retrying: {err}");
-                ctx.run_later(delay, move |pool, ctx| {
-                    if pool.workers.contains_key(worker) {
-                        pool.spawn_worker(worker, attempt + 1, ctx);
+        self.accounting.spawning();
+        let fut = self.spawner.spawn(worker, (), ctx.address().recipient());
+        ctx.spawn(
+            fut.into_actor(self)
+                .map(move |result, pool, ctx| match result {
+                    Ok(spawned) => {
+                        pool.accounting.spawned();
+                        if let Some(slot) = pool.workers.get_mut(worker) {
+                            *slot = Some(WorkerSlot {
+                                idle: Some(spawned.idle),
+                                runner: spawned.runner,
+                                retire: spawned.retire,
+                                dead: false,
+                            });
+                            pool.queue.do_send(FromPool::Spawned(worker));
+                        } else {
+                            let _ = spawned.retire.try_send(Retire);
+                        }
                     }
-                });
-            }
-        }));
+                    Err(err) => {
+                        let delay = pool.accounting.spawn_failed(attempt, &err);
+                        ctx.run_later(delay, move |pool, ctx| {
+                            if pool.workers.contains_key(worker) {
+                                pool.spawn_worker(worker, attempt + 1, ctx);
+                            }
+                        });
+                    }
+                }),
+        );
     }
 
     fn retire(&mut self, worker: Worker) {
         if let Some(Some(slot)) = self.workers.remove(worker) {
-            metrics::worker_retired();
+            self.accounting.retired();
             let _ = slot.retire.try_send(Retire);
         }
     }
 
-    /// Keep-or-kill for every outcome, and the report to the queue.
-    fn conclude(&mut self, worker: Worker, outcome: Result<Outcome, MailboxError>) {
-        let dead = matches!(self.workers.get(worker), Some(Some(slot)) if slot.dead);
+    /// Applies the exchange's keep-or-kill verdict and reports to the queue. A lost reply
+    /// (the worker's actor is gone) is treated as a job that never started.
+    fn conclude(
+        &mut self,
+        worker: Worker,
+        outcome: Result<JobOutcome<PrepareResult>, MailboxError>,
+    ) {
         let (keep, report) = match outcome {
-            // The worker answered: it is healthy, unless its process has since exited.
-            Ok(Outcome::Concluded {
-                worker: idle,
-                result,
-            }) => (Some(idle), Some(result)),
-            // Host-side file problems are not the worker's fault.
-            Ok(Outcome::CreateTmpFileErr { worker: idle, err }) => {
-                (Some(idle), Some(Err(PrepareError::CreateTmpFile(err))))
-            }
-            Ok(Outcome::RenameTmpFile {
-                worker: idle,
-                err,
-                src,
-                dest,
-            }) => (
-                Some(idle),
-                Some(Err(PrepareError::RenameTmpFile { err, src, dest })),
-            ),
-            // A dirty worker dir could leak data into the next job.
-            Ok(Outcome::ClearWorkerDir { err }) => {
-                (None, Some(Err(PrepareError::ClearWorkerDir(err))))
-            }
-            // The job never started: the queue re-queues it.
-            Ok(Outcome::Unreachable) | Err(_) => (None, None),
-            // The worker may be stuck, broken or still busy: kill it.
-            Ok(Outcome::IoErr(err)) => (None, Some(Err(PrepareError::IoErr(err)))),
-            Ok(Outcome::TimedOut) => (None, Some(Err(PrepareError::TimedOut))),
-            Ok(Outcome::OutOfMemory) => (None, Some(Err(PrepareError::OutOfMemory))),
-            // Killed by a signal: kill the worker too, just in case.
-            Ok(Outcome::JobDied { err, job_pid }) => {
-                (None, Some(Err(PrepareError::JobDied { err, job_pid })))
-            }
+            Ok(JobOutcome::Ran { worker, result }) => (worker, Some(result)),
+            Ok(JobOutcome::Unreached) | Err(_) => (None, None),
         };
         let kept = match (keep, self.workers.get_mut(worker)) {
-            (Some(idle), Some(Some(slot))) if !dead => {
+            // A worker whose process exited while busy is not reused, whatever it answered.
+            (Some(idle), Some(Some(slot))) if !slot.dead => {
                 slot.idle = Some(idle);
                 true
             }
@@ -275,14 +197,21 @@ impl Handler<ToPool> for Pool {
                     return;
                 };
                 let started = Instant::now();
-                self.counters.job_started();
+                self.accounting.job_started();
                 let job = slot.runner.send(RunJob {
                     idle,
                     pvf,
                     cache_path,
                 });
                 ctx.spawn(job.into_actor(self).map(move |outcome, pool, _| {
-                    metrics::preparation_finished(started.elapsed(), &outcome);
+                    let stats = match &outcome {
+                        Ok(JobOutcome::Ran {
+                            result: Ok(success),
+                            ..
+                        }) => Some(&success.stats),
+                        _ => None,
+                    };
+                    crate::metrics::preparation_finished(started.elapsed(), stats);
                     pool.conclude(worker, outcome);
                 }));
             }

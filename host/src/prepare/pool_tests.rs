@@ -3,16 +3,22 @@
 //! the pool reports.
 
 use super::*;
-use crate::spawn::WorkerDir;
-use actix::dev::{MessageResponse, OneshotSender};
-use pvf_common::{
-    ArtifactChecksum, ExecutorParams, PrepareJobKind, PrepareStats, ValidationCodeHash,
-    prepare::PrepareSuccess,
+use crate::{
+    metrics::HostCounters,
+    spawn::{WorkerDir, WorkerFlavour},
+    worker_interface::{INITIAL_SPAWN_RETRY_DELAY, SpawnedWorker},
 };
+use actix::dev::{MessageResponse, OneshotSender};
+use futures::future::LocalBoxFuture;
+use pvf_common::{
+    ArtifactChecksum, ExecutorParams, PrepareError, PrepareJobKind, PrepareStats,
+    ValidationCodeHash, prepare::PrepareSuccess,
+};
+use std::time::Duration;
 use std::{
     collections::VecDeque,
     sync::{
-        Mutex,
+        Arc, Mutex,
         atomic::{AtomicU32, Ordering},
     },
 };
@@ -40,31 +46,19 @@ enum Script {
 }
 
 impl Script {
-    fn outcome(self, idle: IdleWorker) -> Option<Outcome> {
+    /// What the exchange delivers in this case (see the table in `prepare/exchange.rs`).
+    fn outcome(self, idle: IdleWorker) -> Option<JobOutcome<PrepareResult>> {
+        let report = self.report();
         Some(match self {
-            Script::Concluded => Outcome::Concluded {
-                worker: idle,
-                result: success(),
-            },
-            Script::CreateTmpFileErr => Outcome::CreateTmpFileErr {
-                worker: idle,
-                err: "disk full".into(),
-            },
-            Script::RenameTmpFile => Outcome::RenameTmpFile {
-                worker: idle,
-                err: "read-only".into(),
-                src: Some("/w/tmp-artifact".into()),
-                dest: Some("/cache/0x1.pvf".into()),
-            },
-            Script::ClearWorkerDir => Outcome::ClearWorkerDir { err: "busy".into() },
-            Script::Unreachable => Outcome::Unreachable,
-            Script::IoErr => Outcome::IoErr("eof".into()),
-            Script::TimedOut => Outcome::TimedOut,
-            Script::OutOfMemory => Outcome::OutOfMemory,
-            Script::JobDied => Outcome::JobDied {
-                err: "received signal: SIGKILL".into(),
-                job_pid: 42,
-            },
+            Script::Concluded | Script::CreateTmpFileErr | Script::RenameTmpFile => {
+                JobOutcome::kept(idle, report.expect("a kept job reports"))
+            }
+            Script::ClearWorkerDir
+            | Script::IoErr
+            | Script::TimedOut
+            | Script::OutOfMemory
+            | Script::JobDied => JobOutcome::killed(report.expect("a killed job reports")),
+            Script::Unreachable => JobOutcome::Unreached,
             Script::NoReply => return None,
         })
     }
@@ -138,10 +132,14 @@ impl Actor for FakeRunner {
 }
 
 /// A reply that may never be sent.
-struct Reply(LocalBoxFuture<'static, Option<Outcome>>);
+struct Reply(LocalBoxFuture<'static, Option<JobOutcome<PrepareResult>>>);
 
 impl MessageResponse<FakeRunner, RunJob> for Reply {
-    fn handle(self, _: &mut Context<FakeRunner>, tx: Option<OneshotSender<Outcome>>) {
+    fn handle(
+        self,
+        _: &mut Context<FakeRunner>,
+        tx: Option<OneshotSender<JobOutcome<PrepareResult>>>,
+    ) {
         actix_rt::spawn(async move {
             // Otherwise `tx` is dropped unanswered: the sender gets a `MailboxError`.
             if let (Some(outcome), Some(tx)) = (self.0.await, tx) {
@@ -191,12 +189,13 @@ struct FakeSpawner {
     attempts: Arc<AtomicU32>,
 }
 
-impl SpawnWorker for FakeSpawner {
+impl SpawnWorker<(), RunJob> for FakeSpawner {
     fn spawn(
         &self,
         worker: Worker,
+        _: (),
         _on_death: Recipient<WorkerDied>,
-    ) -> LocalBoxFuture<'static, Result<SpawnedWorker, String>> {
+    ) -> LocalBoxFuture<'static, Result<SpawnedWorker<RunJob>, String>> {
         self.attempts.fetch_add(1, Ordering::SeqCst);
         let fail = self
             .failures
@@ -274,7 +273,8 @@ impl Harness {
             attempts: attempts.clone(),
         };
         let queue = QueueRecorder(queue_tx).start();
-        let pool = Pool::new(Box::new(spawner), queue.recipient(), counters.clone()).start();
+        let accounting = SpawnAccounting::new(WorkerFlavour::Prepare, counters.clone());
+        let pool = Pool::new(Box::new(spawner), queue.recipient(), accounting).start();
         Self {
             pool,
             from_pool,
@@ -400,7 +400,7 @@ async fn spawn_reports_spawned() {
     assert_ne!(w1, w2);
     h.expect_no_report().await;
     h.expect_no_event().await;
-    let counters = h.counters.snapshot();
+    let counters = h.counters.snapshot().prepare;
     assert_eq!(counters.workers_spawned, 2);
     assert_eq!(counters.spawn_failures, 0);
     assert_eq!(h.attempts.load(Ordering::SeqCst), 2);
@@ -423,7 +423,10 @@ async fn kept_outcomes_conclude_without_rip() {
     }
     h.expect_no_event().await;
     h.expect_no_report().await;
-    assert_eq!(h.counters.snapshot().jobs_started, kept.len() as u64);
+    assert_eq!(
+        h.counters.snapshot().prepare.jobs_started,
+        kept.len() as u64
+    );
 }
 
 #[actix_rt::test]
@@ -473,7 +476,7 @@ async fn start_work_for_unknown_worker_rips() {
     h.start_work(never_spawned, pvf(1));
     h.expect_rip(never_spawned).await;
     h.expect_no_event().await;
-    assert_eq!(h.counters.snapshot().jobs_started, 0);
+    assert_eq!(h.counters.snapshot().prepare.jobs_started, 0);
 }
 
 #[actix_rt::test]
@@ -527,7 +530,7 @@ async fn spawn_failures_are_retried_and_counted() {
     let w = h
         .expect_spawned(DEADLINE + INITIAL_SPAWN_RETRY_DELAY * 3)
         .await;
-    let counters = h.counters.snapshot();
+    let counters = h.counters.snapshot().prepare;
     assert_eq!(counters.spawn_failures, 2);
     assert_eq!(counters.workers_spawned, 1);
     assert_eq!(h.attempts.load(Ordering::SeqCst), 3);

@@ -9,7 +9,8 @@
 use crate::{
     artifacts::ArtifactId,
     metrics,
-    prepare::pool::{FromPool, ToPool, Worker},
+    prepare::pool::{FromPool, ToPool},
+    worker_interface::Worker,
 };
 use actix::prelude::*;
 use pvf_common::{LOG_TARGET, PrepareResult, PvfPrepData};
