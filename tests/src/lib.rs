@@ -15,6 +15,37 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// The integration tests share one process (`tests/tests/it`). Most run side by side; a test
+/// that measures the whole process (open descriptors, RSS, zombie children) runs alone.
+static PROCESS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// A test's claim on the process, held for the test's life. Each test takes it once, first,
+/// on its own thread, so holding it across awaits cannot deadlock.
+pub enum ProcessClaim {
+    /// Beside other tests.
+    Shared(#[allow(dead_code)] std::sync::RwLockReadGuard<'static, ()>),
+    /// Alone.
+    Exclusive(#[allow(dead_code)] std::sync::RwLockWriteGuard<'static, ()>),
+}
+
+/// Held by a test that may run beside others.
+pub fn sharing_the_process() -> ProcessClaim {
+    ProcessClaim::Shared(
+        PROCESS
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
+/// Held by a test that measures the whole process: no other test runs meanwhile.
+pub fn alone_in_the_process() -> ProcessClaim {
+    ProcessClaim::Exclusive(
+        PROCESS
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
+}
+
 /// Environment variable naming the corpus dir.
 pub const CORPUS_ENV: &str = "PVF_CORPUS_DIR";
 

@@ -16,6 +16,7 @@ pub mod workload;
 
 use crate::procs;
 use faults::Fault;
+use pvf_common::wire_names::TMP_ARTIFACT_FILE_NAME;
 use pvf_host::{Config, Priority, ValidationHost, execute::lanes::PvfExecKind};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::{
@@ -280,7 +281,7 @@ fn leaks(caches: &[&Path]) -> Leaks {
     let me = std::process::id() as i32;
     let mut leaks = Leaks::default();
     for cache in caches {
-        leaks.tmp_files += crate::find_named(cache, "tmp-artifact").len();
+        leaks.tmp_files += crate::find_named(cache, TMP_ARTIFACT_FILE_NAME).len();
         leaks.worker_dirs += crate::dir_entries(cache)
             .iter()
             .filter(|n| n.starts_with(pvf_host::cache_dir::WORKER_DIR_PREFIX))

@@ -15,7 +15,7 @@ use pvf_worker::WorkerBodies;
 static ALLOCATOR: pvf_worker::memory::TrackingAllocator = pvf_worker::memory::TrackingAllocator;
 
 /// The mode whose workers start a parked thread after the sandbox, before their first job
-/// (tests/tests/worker_threads.rs).
+/// (tests/tests/it/worker_threads.rs).
 const EXTRA_THREAD_MODE: &str = "extra-thread";
 
 fn main() -> std::process::ExitCode {

@@ -29,6 +29,7 @@ async fn precheck_minimal(host: &ValidationHost, nonce: u8) -> Result<(), Prepar
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_worker_with_two_threads_refuses_to_fork_a_job() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let host = host(cache.path(), Some("extra-thread"));
     for nonce in 0..2 {
@@ -50,6 +51,7 @@ async fn a_worker_with_two_threads_refuses_to_fork_a_job() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_single_threaded_worker_prepares() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let host = host(cache.path(), None);
     assert_eq!(precheck_minimal(&host, 0).await, Ok(()));

@@ -104,6 +104,7 @@ fn assert_cache_sound(cache: &Path) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prepared_artifacts_survive_a_restart_and_are_not_compiled_again() {
+    let _process = pvf_tests::sharing_the_process();
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("warm start") else {
         return;
     };
@@ -118,7 +119,7 @@ async fn prepared_artifacts_survive_a_restart_and_are_not_compiled_again() {
                 Ok(adder.expected.clone())
             );
         }
-        assert_eq!(host.counters().jobs_started, 3);
+        assert_eq!(host.counters().prepare.jobs_started, 3);
     }
     let before = artifact_files(cache.path());
     assert_eq!(before.len(), 3, "{before:?}");
@@ -151,7 +152,7 @@ async fn prepared_artifacts_survive_a_restart_and_are_not_compiled_again() {
             "{bad:?}"
         );
     }
-    let counters = host.counters();
+    let counters = host.counters().prepare;
     assert_eq!(
         (counters.jobs_started, counters.workers_spawned),
         (0, 0),
@@ -163,6 +164,7 @@ async fn prepared_artifacts_survive_a_restart_and_are_not_compiled_again() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn foreign_truncated_or_corrupted_artifacts_are_prepared_again_never_executed() {
+    let _process = pvf_tests::sharing_the_process();
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("damaged cache") else {
         return;
     };
@@ -213,7 +215,7 @@ async fn foreign_truncated_or_corrupted_artifacts_are_prepared_again_never_execu
             "a damaged artifact must be prepared again, not executed"
         );
     }
-    assert_eq!(host.counters().jobs_started, 3);
+    assert_eq!(host.counters().prepare.jobs_started, 3);
     // A pre-check answered from an adopted artifact verifies it first.
     let precheck = host
         .precheck_pvf(flipped_prechecked.with_kind_and_timeout(Prechecking, GENEROUS))
@@ -221,7 +223,7 @@ async fn foreign_truncated_or_corrupted_artifacts_are_prepared_again_never_execu
         .expect("host alive");
     assert_eq!(precheck, Ok(()));
     assert_eq!(
-        host.counters().jobs_started,
+        host.counters().prepare.jobs_started,
         4,
         "the pre-check found the damage"
     );
@@ -230,7 +232,7 @@ async fn foreign_truncated_or_corrupted_artifacts_are_prepared_again_never_execu
         Ok(adder.expected.clone())
     );
     assert_eq!(
-        host.counters().jobs_started,
+        host.counters().prepare.jobs_started,
         4,
         "each damaged artifact was compiled again, once"
     );
@@ -240,6 +242,7 @@ async fn foreign_truncated_or_corrupted_artifacts_are_prepared_again_never_execu
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_background_heads_up_never_delays_a_critical_preparation() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let mut config = Config::new(cache.path().into(), WORKER.into());
     config.prepare_workers_soft_max_num = 1;
@@ -256,7 +259,7 @@ async fn a_background_heads_up_never_delays_a_critical_preparation() {
         .collect();
     host.heads_up(background.clone()).await.expect("host alive");
     pvf_tests::poll_until(GENEROUS, "the heads-up to fill the soft cap", || {
-        (host.counters().jobs_started == 1).then_some(())
+        (host.counters().prepare.jobs_started == 1).then_some(())
     })
     .await;
     let background_done = {
@@ -281,7 +284,7 @@ async fn a_background_heads_up_never_delays_a_critical_preparation() {
         .expect("host alive");
     let critical_done = Instant::now();
     assert!(prepared.is_ok(), "{prepared:?}");
-    let counters = host.counters();
+    let counters = host.counters().prepare;
     assert_eq!(
         counters.workers_spawned, 2,
         "the Critical job got a second worker, within the hard cap"
@@ -290,5 +293,5 @@ async fn a_background_heads_up_never_delays_a_critical_preparation() {
         critical_done < background_done.await.unwrap(),
         "the Critical job finished before the background work it arrived behind"
     );
-    assert_eq!(host.counters().jobs_started, 3);
+    assert_eq!(host.counters().prepare.jobs_started, 3);
 }

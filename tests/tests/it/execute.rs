@@ -43,6 +43,7 @@ async fn execute(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn adder_valid_and_invalid_blocks_and_100_concurrent_executions() {
+    let _process = pvf_tests::sharing_the_process();
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("adder through the host") else {
         return;
     };
@@ -80,7 +81,7 @@ async fn adder_valid_and_invalid_blocks_and_100_concurrent_executions() {
         all.iter().find(|r| r.is_err())
     );
     assert_eq!(
-        host.counters().jobs_started,
+        host.counters().prepare.jobs_started,
         1,
         "one preparation served every execution"
     );
@@ -92,6 +93,7 @@ async fn adder_valid_and_invalid_blocks_and_100_concurrent_executions() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deleted_or_corrupted_artifact_is_prepared_again_never_invalid() {
+    let _process = pvf_tests::sharing_the_process();
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("artifact loss") else {
         return;
     };
@@ -115,7 +117,7 @@ async fn a_deleted_or_corrupted_artifact_is_prepared_again_never_invalid() {
     }
     assert_eq!(run().await, Ok(adder.expected.clone()));
     assert_eq!(
-        host.counters().jobs_started,
+        host.counters().prepare.jobs_started,
         2,
         "the deleted artifact was prepared again"
     );
@@ -147,7 +149,7 @@ async fn a_deleted_or_corrupted_artifact_is_prepared_again_never_invalid() {
     .await;
     assert_eq!(run().await, Ok(adder.expected.clone()));
     assert_eq!(
-        host.counters().jobs_started,
+        host.counters().prepare.jobs_started,
         3,
         "the corrupted artifact was prepared again"
     );
@@ -155,6 +157,7 @@ async fn a_deleted_or_corrupted_artifact_is_prepared_again_never_invalid() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn timeouts_and_killed_workers_or_jobs_give_the_documented_classes() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let host = host(cache.path(), 1);
     let looping = pvf_tests::test_pvf("endless-loop.wat");
@@ -214,6 +217,7 @@ async fn timeouts_and_killed_workers_or_jobs_give_the_documented_classes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stalled_execute_worker_is_possibly_invalid_not_invalid() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let host = host(cache.path(), 1);
     let looping = pvf_tests::test_pvf("endless-loop.wat");
@@ -259,6 +263,7 @@ async fn a_stalled_execute_worker_is_possibly_invalid_not_invalid() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn backing_jobs_whose_relay_parent_left_the_view_are_dropped() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let host = host(cache.path(), 1);
     let params = pvf_tests::empty_validation_params();

@@ -12,6 +12,7 @@ const PRECHECK_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn corpus_precheck_verdicts_match_the_reference() {
+    let _process = pvf_tests::sharing_the_process();
     let Some(corpus) = corpus_dir_or_skip("corpus_precheck_verdicts_match_the_reference") else {
         return;
     };
@@ -57,7 +58,7 @@ async fn corpus_precheck_verdicts_match_the_reference() {
         "wrong verdicts:\n{}",
         mismatches.join("\n")
     );
-    let counters = host.counters();
+    let counters = host.counters().prepare;
     assert_eq!(counters.jobs_started, CORPUS_VERDICTS.len() as u64);
     assert_eq!(counters.workers_spawned, 2);
 }

@@ -3,6 +3,7 @@
 
 use pvf_common::{
     ExecutorParam, ExecutorParams, PrepareError, PrepareJobKind, prepare::ArtifactChecksum,
+    wire_names::TMP_ARTIFACT_FILE_NAME,
 };
 use pvf_host::{Config, Priority, ValidationHost};
 use pvf_tests::{
@@ -33,6 +34,7 @@ async fn precheck_ok(host: &ValidationHost, code: Vec<u8>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn precheck_and_prepare_succeed_and_the_artifact_is_on_disk() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let host = start_host(cache.path(), test_worker!());
     precheck_ok(&host, minimal()).await;
@@ -63,11 +65,12 @@ async fn precheck_and_prepare_succeed_and_the_artifact_is_on_disk() {
         pvf_common::engine::EngineFingerprint::current()
     );
     // The prepare request found the artifact the pre-check produced.
-    assert_eq!(host.counters().jobs_started, 1);
+    assert_eq!(host.counters().prepare.jobs_started, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn invalid_wasm_fails_prevalidation_deterministically() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let host = start_host(cache.path(), test_worker!());
     let code = b"definitely not a wasm module".to_vec();
@@ -87,11 +90,12 @@ async fn invalid_wasm_fails_prevalidation_deterministically() {
         matches!(again, Err(PrepareError::Prevalidation(_))),
         "{again:?}"
     );
-    assert_eq!(host.counters().jobs_started, 1);
+    assert_eq!(host.counters().prepare.jobs_started, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn slow_compile_times_out_between_t_and_4t() {
+    let _process = pvf_tests::sharing_the_process();
     let t = Duration::from_millis(500);
     // 400 functions take about 1.9 s of CPU to compile in a debug build (dependencies are
     // optimised), far more than t.
@@ -118,6 +122,7 @@ async fn slow_compile_times_out_between_t_and_4t() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn prechecking_max_memory_is_enforced() {
+    let _process = pvf_tests::sharing_the_process();
     let limited = |bytes| ExecutorParams::from(vec![ExecutorParam::PrecheckingMaxMemory(bytes)]);
     // About 3.7 MiB of peak tracked allocation. (The minimal PVF peaks near 120 KiB, under
     // any sensible tiny limit.)
@@ -147,6 +152,7 @@ async fn prechecking_max_memory_is_enforced() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn compiling_the_same_blob_twice_gives_identical_artifacts() {
+    let _process = pvf_tests::sharing_the_process();
     let code = slow_to_compile_pvf(20, 3);
     let prepare_in_fresh_host = |code: Vec<u8>| async move {
         let cache = tempfile::tempdir().unwrap();
@@ -170,13 +176,18 @@ async fn compiling_the_same_blob_twice_gives_identical_artifacts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn start_up_wipes_stale_artifacts_and_worker_dirs_only() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let stale_artifact = cache.path().join(format!("0x{}.pvf", "ab".repeat(64)));
     let stale_worker_dir = cache.path().join("worker-dir-prepare-x");
     let foreign = cache.path().join("operator-notes.txt");
     std::fs::write(&stale_artifact, b"old artifact").unwrap();
     std::fs::create_dir(&stale_worker_dir).unwrap();
-    std::fs::write(stale_worker_dir.join("tmp-artifact"), b"half written").unwrap();
+    std::fs::write(
+        stale_worker_dir.join(TMP_ARTIFACT_FILE_NAME),
+        b"half written",
+    )
+    .unwrap();
     std::fs::write(&foreign, b"keep me").unwrap();
 
     let host = start_host(cache.path(), test_worker!());
@@ -189,6 +200,7 @@ async fn start_up_wipes_stale_artifacts_and_worker_dirs_only() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_prechecks_of_the_same_pvfs_compile_each_once() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let host = start_host(cache.path(), test_worker!());
     let base = minimal();
@@ -206,7 +218,7 @@ async fn concurrent_prechecks_of_the_same_pvfs_compile_each_once() {
     let results = futures::future::join_all(checks).await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(
-        host.counters().jobs_started,
+        host.counters().prepare.jobs_started,
         5,
         "one compilation per distinct PVF"
     );
@@ -214,6 +226,7 @@ async fn concurrent_prechecks_of_the_same_pvfs_compile_each_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_critical_job_overtakes_queued_normal_ones() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let mut config = Config::new(cache.path().into(), test_worker!());
     config.prepare_workers_soft_max_num = 1;
@@ -234,7 +247,7 @@ async fn a_critical_job_overtakes_queued_normal_ones() {
     };
     submit("A", a, Priority::Normal);
     poll_until(WAIT, "A to start on the worker", || {
-        (host.counters().jobs_started == 1).then_some(())
+        (host.counters().prepare.jobs_started == 1).then_some(())
     })
     .await;
     // Once `heads_up` returns, B and C wait in the Normal lane in this order; the prepare
@@ -256,7 +269,7 @@ async fn a_critical_job_overtakes_queued_normal_ones() {
         order.push(label);
     }
     assert_eq!(order, ["A", "D", "B", "C"]);
-    let counters = host.counters();
+    let counters = host.counters().prepare;
     assert_eq!((counters.jobs_started, counters.workers_spawned), (4, 1));
 }
 
@@ -278,6 +291,7 @@ fn drop_permission_bypass_capabilities() {
 
 #[test]
 fn read_only_cache_dir_gives_rename_error_and_keeps_the_worker() {
+    let _process = pvf_tests::sharing_the_process();
     // Capabilities are per thread: a dedicated thread keeps the other tests unaffected.
     std::thread::spawn(|| {
         drop_permission_bypass_capabilities();
@@ -327,7 +341,8 @@ async fn read_only_cache_dir_scenario() {
         Err(PrepareError::RenameTmpFile { err, src, dest }) => {
             assert!(err.contains("ermission denied"), "{err}");
             assert!(
-                src.as_deref().is_some_and(|s| s.ends_with("tmp-artifact")),
+                src.as_deref()
+                    .is_some_and(|s| s.ends_with(TMP_ARTIFACT_FILE_NAME)),
                 "{src:?}"
             );
             assert!(
@@ -347,7 +362,7 @@ async fn read_only_cache_dir_scenario() {
         .await
         .expect("host alive");
     assert!(third.is_ok(), "{third:?}");
-    let counters = host.counters();
+    let counters = host.counters().prepare;
     assert_eq!(
         counters.workers_spawned, 1,
         "the worker survived the rename error"
@@ -357,6 +372,7 @@ async fn read_only_cache_dir_scenario() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn dropping_the_last_handle_leaves_no_files_or_processes() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let mut config = Config::new(cache.path().into(), test_worker!());
     config.prepare_workers_soft_max_num = 1;
@@ -392,10 +408,10 @@ async fn dropping_the_last_handle_leaves_no_files_or_processes() {
 
     let leftovers: Vec<_> = dir_entries(cache.path())
         .into_iter()
-        .filter(|n| n.starts_with("worker-dir") || n == "tmp-artifact")
+        .filter(|n| n.starts_with("worker-dir") || n == TMP_ARTIFACT_FILE_NAME)
         .collect();
     assert!(leftovers.is_empty(), "left in the cache dir: {leftovers:?}");
-    assert!(find_named(cache.path(), "tmp-artifact").is_empty());
+    assert!(find_named(cache.path(), TMP_ARTIFACT_FILE_NAME).is_empty());
     let needle = cache.path().display().to_string();
     let children = procs::own_children_with_cmdline_containing(&needle);
     assert!(children.is_empty(), "worker processes left: {children:?}");
@@ -417,6 +433,7 @@ async fn dropping_the_last_handle_leaves_no_files_or_processes() {
 
 #[test]
 fn a_host_dropped_right_after_start_shuts_down_cleanly() {
+    let _process = pvf_tests::sharing_the_process();
     // Regression: the host actor used to be started by the teardown itself, outside the
     // runtime, and panicked creating its pruning timer.
     static HOST_THREAD_PANICS: std::sync::atomic::AtomicUsize =

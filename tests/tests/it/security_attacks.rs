@@ -219,6 +219,7 @@ fn attacks(secret: &Path, victim: &Path, listener: &str) -> Vec<Row> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_attack_is_denied_inside_a_real_sandboxed_job() {
+    let _process = pvf_tests::sharing_the_process();
     let outside = tempfile::tempdir().unwrap();
     let secret = outside.path().join("validator-key");
     let victim = outside.path().join("victim");
@@ -276,6 +277,7 @@ async fn every_attack_is_denied_inside_a_real_sandboxed_job() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn workers_run_with_seccomp_no_new_privs_and_the_worker_dir_as_root() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let host = pvf_tests::start_host(cache.path(), WORKER.into());
     let pvf = pvf_tests::pvf(
@@ -312,6 +314,7 @@ async fn workers_run_with_seccomp_no_new_privs_and_the_worker_dir_as_root() {
 
 #[test]
 fn secure_mode_refuses_to_start_when_a_required_probe_fails() {
+    let _process = pvf_tests::sharing_the_process();
     let dir = tempfile::tempdir().unwrap();
     // A worker whose seccomp probe fails, as it would in a container that forbids filters.
     let wrapper = dir.path().join("worker-without-seccomp");
@@ -353,6 +356,7 @@ fn secure_mode_refuses_to_start_when_a_required_probe_fails() {
 
 #[test]
 fn check_security_features_flag_reports_each_feature() {
+    let _process = pvf_tests::sharing_the_process();
     let dir = tempfile::tempdir().unwrap();
     let output = std::process::Command::new(WORKER)
         .args(["--check-security-features", "--worker-dir-path"])

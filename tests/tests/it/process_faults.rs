@@ -61,7 +61,7 @@ async fn next_job_runs_on_a_replacement(host: &ValidationHost, cache: &Path, old
         host.precheck_pvf(minimal).await.expect("host alive"),
         Ok(())
     );
-    assert_eq!(host.counters().workers_spawned, 2);
+    assert_eq!(host.counters().prepare.workers_spawned, 2);
     let workers = procs::workers_of(cache);
     assert_eq!(workers.len(), 1, "{workers:?}");
     assert_ne!(workers[0], old_worker);
@@ -69,6 +69,7 @@ async fn next_job_runs_on_a_replacement(host: &ValidationHost, cache: &Path, old
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_of_the_worker_mid_job_is_an_io_error() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let host = start_host(cache.path(), test_worker!());
     let job = start_slow_precheck(&host, 1, GENEROUS);
@@ -85,6 +86,7 @@ async fn sigkill_of_the_worker_mid_job_is_an_io_error() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sigkill_of_the_job_process_is_job_died() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let host = start_host(cache.path(), test_worker!());
     let job = start_slow_precheck(&host, 2, GENEROUS);
@@ -107,6 +109,7 @@ async fn sigkill_of_the_job_process_is_job_died() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_worker_hits_the_wall_clock_backstop() {
+    let _process = pvf_tests::sharing_the_process();
     let prep_timeout = Duration::from_secs(1);
     let backstop = prep_timeout * pvf_common::JOB_TIMEOUT_WALL_CLOCK_FACTOR;
     let cache = tempfile::tempdir().unwrap();

@@ -6,7 +6,7 @@ use parity_scale_codec::Decode;
 use pvf_common::{
     ExecutorParams, PrepareJobKind,
     execute::{
-        ARTIFACT_FILE_NAME, BlockData, ExecuteHandshake, ExecuteRequest, HeadData, JobResponse,
+        BlockData, ExecuteHandshake, ExecuteRequest, HeadData, JobResponse,
         PersistedValidationData, PoV, ValidationParams, WorkerResponse,
     },
     framing,
@@ -75,7 +75,10 @@ async fn execute(
     artifact: Option<&[u8]>,
     request: &ExecuteRequest,
 ) -> WorkerResponse {
-    let link = worker.worker_dir.path().join(ARTIFACT_FILE_NAME);
+    let link = worker
+        .worker_dir
+        .path()
+        .join(pvf_common::wire_names::ARTIFACT_FILE_NAME);
     let _ = std::fs::remove_file(&link);
     if let Some(bytes) = artifact {
         std::fs::write(&link, bytes).unwrap();
@@ -108,6 +111,7 @@ fn adder_case(corpus: &Path) -> (ValidationParams, Vec<u8>) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_sandboxed_execute_worker_validates_keeps_the_module_warm_and_checks_checksums() {
+    let _process = pvf_tests::sharing_the_process();
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("execute worker") else {
         return;
     };
@@ -185,6 +189,7 @@ async fn a_sandboxed_execute_worker_validates_keeps_the_module_warm_and_checks_c
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_endless_loop_times_out_and_a_stubbed_call_is_invalid() {
+    let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let (mut worker, _handle) = sandboxed_execute_worker(cache.path()).await;
     let params = ValidationParams {

@@ -2,8 +2,8 @@
 //! and open descriptors at the start and end, and the throughput. Heavy, so `--ignored`:
 //!
 //! ```text
-//! cargo test --release -p pvf-tests --test soak -- --ignored --nocapture
-//! SOAK_EXECUTIONS=100000 cargo test --release -p pvf-tests --test soak -- --ignored --nocapture
+//! cargo test --release -p pvf-tests --test it -- soak --ignored --nocapture
+//! SOAK_EXECUTIONS=100000 cargo test --release -p pvf-tests --test it -- soak --ignored --nocapture
 //! ```
 
 use parity_scale_codec::Encode;
@@ -32,6 +32,7 @@ fn workers_rss_mib(cache: &std::path::Path) -> f64 {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "soak: 10 000 executions; run with --ignored"]
 async fn soak_adder_executions_and_repeated_preparations() {
+    let _process = pvf_tests::alone_in_the_process();
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("soak") else {
         return;
     };
@@ -95,5 +96,8 @@ async fn soak_adder_executions_and_repeated_preparations() {
     println!("workers' RSS (sum): {workers_start:.1} MiB at start, {workers_end:.1} MiB at end");
     assert!(fds_end <= fds_start + 2, "descriptors leaked");
     assert!(rss_end <= rss_start + 64.0, "RSS grew by more than 64 MiB");
-    assert_eq!(host.counters().jobs_started, 1 + preparations as u64);
+    assert_eq!(
+        host.counters().prepare.jobs_started,
+        1 + preparations as u64
+    );
 }

@@ -2,9 +2,9 @@
 //! of at least 1000 behind `--ignored`. Each prints its summary table.
 //!
 //! ```text
-//! cargo test -p pvf-tests --test chaos -- --nocapture                 # CI size
-//! cargo test -p pvf-tests --test chaos -- --ignored --nocapture       # heavy size
-//! CHAOS_SEED=42 cargo test -p pvf-tests --test chaos -- --nocapture   # another seed
+//! cargo test -p pvf-tests --test it -- chaos_ci --nocapture              # CI size
+//! cargo test -p pvf-tests --test it -- chaos_heavy --ignored --nocapture # heavy size
+//! CHAOS_SEED=42 cargo test -p pvf-tests --test it -- chaos_ci --nocapture# another seed
 //! ```
 
 use pvf_tests::chaos::{self, ChaosConfig, Leaks};
@@ -43,6 +43,7 @@ async fn run_and_check(config: ChaosConfig, min_faults: usize) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn chaos_ci_size() {
+    let _process = pvf_tests::alone_in_the_process();
     let config = ChaosConfig {
         seed: seed(),
         epochs: 4,
@@ -56,6 +57,7 @@ async fn chaos_ci_size() {
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "heavy: about 1000 faults; run with --ignored"]
 async fn chaos_heavy_size() {
+    let _process = pvf_tests::alone_in_the_process();
     let config = ChaosConfig {
         seed: seed(),
         epochs: 10,

@@ -54,6 +54,7 @@ fn expect_invalid(response: JobResponse) -> String {
 
 #[test]
 fn adder_vectors_give_identical_results_on_both_builds() {
+    let _process = pvf_tests::sharing_the_process();
     let Some(corpus) =
         pvf_tests::corpus_dir_or_skip("adder_vectors_give_identical_results_on_both_builds")
     else {
@@ -100,6 +101,7 @@ fn adder_vectors_give_identical_results_on_both_builds() {
 /// the state as u64 LE). Block: state before (u64), amount to add (u64).
 #[test]
 fn a_chain_of_ten_adder_blocks_validates_in_sequence() {
+    let _process = pvf_tests::sharing_the_process();
     let Some(corpus) =
         pvf_tests::corpus_dir_or_skip("a_chain_of_ten_adder_blocks_validates_in_sequence")
     else {
@@ -142,6 +144,7 @@ fn sp_keccak(data: &[u8]) -> [u8; 32] {
 
 #[test]
 fn relay_runtimes_and_old_abis_are_invalid_with_the_reference_messages() {
+    let _process = pvf_tests::sharing_the_process();
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("relay_runtimes_and_old_abis_are_invalid")
     else {
         return;
@@ -168,6 +171,7 @@ fn relay_runtimes_and_old_abis_are_invalid_with_the_reference_messages() {
 
 #[test]
 fn calling_a_stubbed_import_is_invalid_and_names_it() {
+    let _process = pvf_tests::sharing_the_process();
     let msg = expect_invalid(run(
         pvf_tests::test_pvf("calls-stubbed-import.wat"),
         ExecutorParams::new(),
@@ -178,6 +182,7 @@ fn calling_a_stubbed_import_is_invalid_and_names_it() {
 
 #[test]
 fn growing_memory_past_max_memory_pages_is_invalid() {
+    let _process = pvf_tests::sharing_the_process();
     let limit = ExecutorParams::from(vec![ExecutorParam::MaxMemoryPages(100)]);
     // 17 initial pages; the limit is 100 + 32 = 132 pages.
     let within = run(
@@ -223,6 +228,7 @@ fn max_depth(native_stack_max: u32) -> u32 {
 
 #[test]
 fn deep_recursion_stops_at_the_same_logical_depth_whatever_the_native_stack() {
+    let _process = pvf_tests::sharing_the_process();
     let small = max_depth(128 * 65536);
     let large = max_depth(512 * 1024 * 1024);
     assert!(small > 1000, "{small}");
@@ -231,6 +237,7 @@ fn deep_recursion_stops_at_the_same_logical_depth_whatever_the_native_stack() {
 
 #[test]
 fn results_that_do_not_decode_are_invalid() {
+    let _process = pvf_tests::sharing_the_process();
     let msg = expect_invalid(run(
         pvf_tests::test_pvf("minimal-pvf.wat"),
         ExecutorParams::new(),
@@ -242,6 +249,7 @@ fn results_that_do_not_decode_are_invalid() {
 
 #[test]
 fn cumulus_pvfs_given_garbage_are_invalid_with_the_runtime_panic_text() {
+    let _process = pvf_tests::sharing_the_process();
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("cumulus_pvfs_given_garbage_are_invalid")
     else {
         return;

@@ -1,0 +1,22 @@
+//! Every integration test, in one binary so that wasmtime and the sp-* crates are linked once.
+//! A module per concern. Tests share this process: most run side by side
+//! (`pvf_tests::sharing_the_process`); the chaos and soak tests measure the whole process
+//! (open descriptors, RSS, zombie children) and take it alone
+//! (`pvf_tests::alone_in_the_process`).
+//!
+//! ```text
+//! cargo test -p pvf-tests --test it                       # all of them
+//! cargo test -p pvf-tests --test it -- chaos --nocapture  # one module
+//! ```
+
+mod chaos;
+mod corpus;
+mod execute;
+mod execute_in_process;
+mod execute_worker;
+mod prepare;
+mod process_faults;
+mod security_attacks;
+mod soak;
+mod warm_start;
+mod worker_threads;
