@@ -448,3 +448,5 @@ fn start_actors(
 
 #[cfg(test)]
 mod layering_tests;
+#[cfg(test)]
+mod test_support;

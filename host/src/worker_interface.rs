@@ -160,19 +160,30 @@ pub struct ProcessSpawner {
 
 impl ProcessSpawner {
     /// Starts a worker process of `flavour`, sends its handshakes and wraps it in a
-    /// [`WorkerActor`].
-    pub fn spawn_actor(
+    /// [`WorkerActor`] that runs the flavour's job message `J`.
+    pub fn spawn_actor<J>(
         &self,
         worker: Worker,
         flavour: WorkerFlavour,
         execute_handshake: Option<ExecuteHandshake>,
         on_death: Recipient<WorkerDied>,
-    ) -> LocalBoxFuture<'static, Result<(IdleWorker, Addr<WorkerActor>), SpawnErr>> {
+    ) -> LocalBoxFuture<'static, Result<SpawnedWorker<J>, String>>
+    where
+        J: Message + Send + 'static,
+        J::Result: Send,
+        WorkerActor: Handler<J>,
+    {
         let config = self.config.clone();
         Box::pin(async move {
-            let (idle, handle) = spawn_worker(&config, flavour, execute_handshake.as_ref()).await?;
+            let (idle, handle) = spawn_worker(&config, flavour, execute_handshake.as_ref())
+                .await
+                .map_err(|e: SpawnErr| e.to_string())?;
             let addr = WorkerActor::new(worker, handle, on_death).start();
-            Ok((idle, addr))
+            Ok(SpawnedWorker {
+                idle,
+                runner: addr.clone().recipient::<J>(),
+                retire: addr.recipient::<Retire>(),
+            })
         })
     }
 }
@@ -199,11 +210,6 @@ impl SpawnAccounting {
     /// Accounting for workers of `flavour`.
     pub fn new(flavour: WorkerFlavour, counters: Arc<HostCounters>) -> Self {
         Self { flavour, counters }
-    }
-
-    /// The flavour whose workers this accounts for.
-    pub fn flavour(&self) -> WorkerFlavour {
-        self.flavour
     }
 
     /// A spawn attempt begins.

@@ -71,15 +71,7 @@ impl SpawnWorker<ExecuteHandshake, RunExecuteJob> for ProcessSpawner {
         handshake: ExecuteHandshake,
         on_death: Recipient<WorkerDied>,
     ) -> LocalBoxFuture<'static, Result<SpawnedWorker<RunExecuteJob>, String>> {
-        let spawned = self.spawn_actor(worker, WorkerFlavour::Execute, Some(handshake), on_death);
-        Box::pin(async move {
-            let (idle, addr) = spawned.await.map_err(|e| e.to_string())?;
-            Ok(SpawnedWorker {
-                idle,
-                runner: addr.clone().recipient(),
-                retire: addr.recipient(),
-            })
-        })
+        self.spawn_actor(worker, WorkerFlavour::Execute, Some(handshake), on_death)
     }
 }
 

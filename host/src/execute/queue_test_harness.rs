@@ -1,6 +1,6 @@
 //! Fakes and a harness for the execute queue's tests: a fake spawner
 //! hands out workers whose runner actor answers `RunExecuteJob` from a per-job script, and a
-//! fake host records `ArtifactNeedsPreparation`.
+//! recorder stands in for the host and records `ArtifactNeedsPreparation`.
 
 use super::*;
 use crate::{
@@ -13,8 +13,8 @@ use crate::{
 use actix::dev::{MessageResponse, OneshotSender};
 use futures::future::LocalBoxFuture;
 use pvf_common::{
-    ArtifactChecksum, ExecutorParam, ExecutorParams, PrepareJobKind,
-    execute::{BlockData, HeadData, PossiblyInvalidError},
+    ArtifactChecksum, ExecutorParam, ExecutorParams,
+    execute::{HeadData, PossiblyInvalidError},
 };
 use std::{
     collections::{HashMap, VecDeque},
@@ -22,10 +22,7 @@ use std::{
 };
 use tokio::{net::UnixStream, sync::mpsc};
 
-/// How long a test waits for a message that must come.
-pub(super) const DEADLINE: Duration = Duration::from_secs(2);
-/// How long a test waits to be satisfied that no message comes.
-pub(super) const QUIET: Duration = Duration::from_millis(150);
+pub(super) use crate::test_support::{DEADLINE, QUIET};
 
 /// Executor parameters of the "A" session.
 pub(super) fn params_a() -> ExecutorParams {
@@ -62,13 +59,8 @@ pub(super) fn job(
     params: ExecutorParams,
     kind: PvfExecKind,
 ) -> (ExecuteJob, oneshot::Receiver<ExecuteResult>) {
-    let pvf = pvf_common::PvfPrepData::from_code(
-        vec![n],
-        params,
-        Duration::from_secs(1),
-        PrepareJobKind::Compilation,
-        1024,
-    );
+    let pvf = crate::test_support::pvf_with(n, params);
+    let (pvd, pov) = crate::test_support::candidate(n);
     let (result_tx, result_rx) = oneshot::channel();
     let job = ExecuteJob {
         artifact_id: ArtifactId::from_pvf(&pvf),
@@ -76,15 +68,8 @@ pub(super) fn job(
         artifact_checksum: ArtifactChecksum([n; 32]),
         pvf,
         exec_timeout: Duration::from_secs(2),
-        pvd: PersistedValidationData {
-            parent_head: HeadData(vec![0]),
-            relay_parent_number: 1,
-            relay_parent_storage_root: [0; 32],
-            max_pov_size: 1024,
-        },
-        pov: PoV {
-            block_data: BlockData(vec![n]),
-        },
+        pvd,
+        pov,
         kind,
         result_tx,
         waiting_since: Instant::now(),
@@ -274,21 +259,6 @@ impl SpawnWorker<ExecuteHandshake, RunExecuteJob> for FakeSpawner {
     }
 }
 
-/// The fake host: forwards every `ArtifactNeedsPreparation` into a channel.
-pub(super) struct HostRecorder(mpsc::UnboundedSender<ArtifactNeedsPreparation>);
-
-impl Actor for HostRecorder {
-    type Context = Context<Self>;
-}
-
-impl Handler<ArtifactNeedsPreparation> for HostRecorder {
-    type Result = ();
-
-    fn handle(&mut self, msg: ArtifactNeedsPreparation, _: &mut Self::Context) {
-        let _ = self.0.send(msg);
-    }
-}
-
 pub(super) struct Harness {
     pub(super) queue: Addr<ExecuteQueue>,
     pub(super) counters: Arc<HostCounters>,
@@ -307,7 +277,6 @@ impl Harness {
     pub(super) fn with_failing_spawns(capacity: usize, failures: u32) -> Self {
         let cache = tempfile::tempdir().expect("a temp dir");
         let (events_tx, events) = mpsc::unbounded_channel();
-        let (host_tx, to_host) = mpsc::unbounded_channel();
         let steps = Steps::default();
         let spawner = FakeSpawner {
             cache: cache.path().to_path_buf(),
@@ -315,7 +284,7 @@ impl Harness {
             events: events_tx,
             failures: Arc::new(failures.into()),
         };
-        let host = HostRecorder(host_tx).start();
+        let (host, to_host) = crate::test_support::recorder();
         let counters = Arc::new(HostCounters::default());
         let accounting = SpawnAccounting::new(WorkerFlavour::Execute, counters.clone());
         let queue = ExecuteQueue::new(

@@ -3,76 +3,25 @@
 //! `PrepareConcluded` and `ArtifactNeedsPreparation` back.
 
 use super::*;
-use crate::cache_dir::ArtifactFileName;
+use crate::{
+    cache_dir::ArtifactFileName,
+    test_support::{DEADLINE, candidate, next, nothing, pvf, recorder},
+};
 use pvf_common::{
-    ArtifactChecksum, ExecutorParams, PrepareJobKind, PrepareStats,
+    ArtifactChecksum, PrepareStats,
     engine::EngineFingerprint,
-    execute::{BlockData, HeadData, InternalValidationError, ValidationResult},
+    execute::{HeadData, InternalValidationError, ValidationResult},
 };
 use tokio::sync::mpsc;
 
-/// How long a test waits for a message that must come.
-const DEADLINE: Duration = Duration::from_secs(2);
-/// How long a test waits to be satisfied that no message comes.
-const QUIET: Duration = Duration::from_millis(150);
-
 const RELAY_PARENT_LIVE: [u8; 32] = [1; 32];
 const RELAY_PARENT_GONE: [u8; 32] = [2; 32];
-
-/// Forwards every message it gets into a channel.
-struct Recorder<M>(mpsc::UnboundedSender<M>);
-
-impl<M: 'static> Actor for Recorder<M> {
-    type Context = Context<Self>;
-}
-
-impl<M> Handler<M> for Recorder<M>
-where
-    M: Message<Result = ()> + Send + 'static,
-{
-    type Result = ();
-
-    fn handle(&mut self, msg: M, _: &mut Self::Context) {
-        let _ = self.0.send(msg);
-    }
-}
-
-fn recorder<M>() -> (Recipient<M>, mpsc::UnboundedReceiver<M>)
-where
-    M: Message<Result = ()> + Send + 'static,
-{
-    let (tx, rx) = mpsc::unbounded_channel();
-    (Recorder(tx).start().recipient(), rx)
-}
-
-async fn next<M>(rx: &mut mpsc::UnboundedReceiver<M>, what: &str) -> M {
-    tokio::time::timeout(DEADLINE, rx.recv())
-        .await
-        .unwrap_or_else(|_| panic!("expected {what}, got nothing"))
-        .expect("the recorder is alive")
-}
-
-async fn nothing<M>(rx: &mut mpsc::UnboundedReceiver<M>, what: &str) {
-    if let Ok(Some(_)) = tokio::time::timeout(QUIET, rx.recv()).await {
-        panic!("expected no {what}");
-    }
-}
 
 async fn answer<T>(rx: oneshot::Receiver<T>) -> T {
     tokio::time::timeout(DEADLINE, rx)
         .await
         .expect("expected an answer, got nothing")
         .expect("the host dropped the request unanswered")
-}
-
-fn pvf(n: u8) -> PvfPrepData {
-    PvfPrepData::from_code(
-        vec![n],
-        ExecutorParams::new(),
-        Duration::from_secs(1),
-        PrepareJobKind::Compilation,
-        1024,
-    )
 }
 
 /// Builds a host actor with fake queues, as the reference's host tests do.
@@ -132,9 +81,9 @@ impl Builder {
         let (execute, execute_rx) = recorder();
         let (prune_backing, prune_rx) = recorder();
         let queues = HostQueues {
-            prepare,
-            execute,
-            prune_backing,
+            prepare: prepare.recipient(),
+            execute: execute.recipient(),
+            prune_backing: prune_backing.recipient(),
         };
         let host = HostActor::new(queues, self.policy, adopted).start();
         Harness {
@@ -177,18 +126,12 @@ impl Harness {
 
     fn execute(&self, n: u8, kind: PvfExecKind) -> oneshot::Receiver<ExecuteResult> {
         let (result_tx, rx) = oneshot::channel();
+        let (pvd, pov) = candidate(n);
         self.host.do_send(ExecutePvf {
             pvf: pvf(n),
             exec_timeout: Duration::from_secs(2),
-            pvd: PersistedValidationData {
-                parent_head: HeadData(vec![0]),
-                relay_parent_number: 1,
-                relay_parent_storage_root: [0; 32],
-                max_pov_size: 1024,
-            },
-            pov: PoV {
-                block_data: BlockData(vec![n]),
-            },
+            pvd,
+            pov,
             kind,
             result_tx,
         });

@@ -66,15 +66,7 @@ impl SpawnWorker<(), RunJob> for ProcessSpawner {
         _: (),
         on_death: Recipient<WorkerDied>,
     ) -> LocalBoxFuture<'static, Result<SpawnedWorker<RunJob>, String>> {
-        let spawned = self.spawn_actor(worker, WorkerFlavour::Prepare, None, on_death);
-        Box::pin(async move {
-            let (idle, addr) = spawned.await.map_err(|e| e.to_string())?;
-            Ok(SpawnedWorker {
-                idle,
-                runner: addr.clone().recipient(),
-                retire: addr.recipient(),
-            })
-        })
+        self.spawn_actor(worker, WorkerFlavour::Prepare, None, on_death)
     }
 }
 

@@ -6,13 +6,13 @@ use super::*;
 use crate::{
     metrics::HostCounters,
     spawn::{WorkerDir, WorkerFlavour},
+    test_support::{DEADLINE, QUIET, pvf},
     worker_interface::{INITIAL_SPAWN_RETRY_DELAY, SpawnedWorker},
 };
 use actix::dev::{MessageResponse, OneshotSender};
 use futures::future::LocalBoxFuture;
 use pvf_common::{
-    ArtifactChecksum, ExecutorParams, PrepareError, PrepareJobKind, PrepareStats,
-    ValidationCodeHash, prepare::PrepareSuccess,
+    ArtifactChecksum, PrepareError, PrepareStats, ValidationCodeHash, prepare::PrepareSuccess,
 };
 use std::time::Duration;
 use std::{
@@ -23,11 +23,6 @@ use std::{
     },
 };
 use tokio::{net::UnixStream, sync::mpsc, sync::oneshot};
-
-/// How long a test waits for a message that must come.
-const DEADLINE: Duration = Duration::from_secs(2);
-/// How long a test waits to be satisfied that no message comes.
-const QUIET: Duration = Duration::from_millis(150);
 
 /// What the fake runner answers to one `RunJob`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,16 +88,6 @@ fn success() -> PrepareResult {
         checksum: ArtifactChecksum([7; 32]),
         stats: PrepareStats::default(),
     })
-}
-
-fn pvf(n: u8) -> PvfPrepData {
-    PvfPrepData::from_code(
-        vec![n],
-        ExecutorParams::new(),
-        Duration::from_secs(1),
-        PrepareJobKind::Compilation,
-        1024,
-    )
 }
 
 /// One scripted answer, optionally held back until `gate` fires (or is dropped).

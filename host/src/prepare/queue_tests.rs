@@ -2,42 +2,9 @@
 //! sends; the tests play the pool's part by sending `FromPool` messages.
 
 use super::*;
-use pvf_common::{
-    ArtifactChecksum, ExecutorParams, PrepareError, PrepareJobKind, PrepareStats,
-    prepare::PrepareSuccess,
-};
-use std::time::Duration;
+use crate::test_support::{DEADLINE, QUIET, pvf, recorder};
+use pvf_common::{ArtifactChecksum, PrepareError, PrepareStats, prepare::PrepareSuccess};
 use tokio::sync::mpsc;
-
-/// How long a test waits for a message that must come.
-const DEADLINE: Duration = Duration::from_secs(2);
-/// How long a test waits to be satisfied that no message comes.
-const QUIET: Duration = Duration::from_millis(150);
-
-/// An actor that forwards every `M` it receives into a channel.
-struct Recorder<M>(mpsc::UnboundedSender<M>);
-
-impl<M: 'static> Actor for Recorder<M> {
-    type Context = Context<Self>;
-}
-
-impl<M: Message<Result = ()> + Send + 'static> Handler<M> for Recorder<M> {
-    type Result = ();
-
-    fn handle(&mut self, msg: M, _: &mut Self::Context) {
-        let _ = self.0.send(msg);
-    }
-}
-
-fn pvf(n: u8) -> PvfPrepData {
-    PvfPrepData::from_code(
-        vec![n],
-        ExecutorParams::new(),
-        Duration::from_secs(1),
-        PrepareJobKind::Compilation,
-        1024,
-    )
-}
 
 fn success() -> PrepareResult {
     Ok(PrepareSuccess {
@@ -62,10 +29,8 @@ struct Harness {
 
 impl Harness {
     fn new(soft_capacity: usize, hard_capacity: usize) -> Self {
-        let (pool_tx, to_pool) = mpsc::unbounded_channel();
-        let (host_tx, to_host) = mpsc::unbounded_channel();
-        let pool = Recorder(pool_tx).start();
-        let host = Recorder(host_tx).start();
+        let (pool, to_pool) = recorder();
+        let (host, to_host) = recorder();
         let queue = Queue::new(
             pool.recipient(),
             host.recipient(),
