@@ -121,6 +121,12 @@ pub struct WorkerHandle {
 }
 
 impl WorkerHandle {
+    /// Wraps an already started process whose stdout is piped (tests start stand-ins).
+    #[cfg(test)]
+    pub(crate) fn from_child(child: Child) -> Self {
+        Self { child }
+    }
+
     /// The worker's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()

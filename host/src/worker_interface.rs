@@ -244,6 +244,60 @@ impl SpawnAccounting {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::{DEADLINE, next, nothing, recorder};
+    use std::process::{Command, Stdio};
+
+    /// A `WorkerActor` around a stand-in process running `script`, reporting to a recorder.
+    fn actor_for(
+        script: &str,
+    ) -> (
+        Addr<WorkerActor>,
+        u32,
+        tokio::sync::mpsc::UnboundedReceiver<WorkerDied>,
+        Worker,
+    ) {
+        let child = Command::new("sh")
+            .args(["-c", script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("sh starts");
+        let handle = WorkerHandle::from_child(child);
+        let pid = handle.pid();
+        let worker = slotmap::SlotMap::<Worker, ()>::with_key().insert(());
+        let (owner, deaths) = recorder::<WorkerDied>();
+        let addr = WorkerActor::new(worker, handle, owner.recipient()).start();
+        (addr, pid, deaths, worker)
+    }
+
+    /// Whether `pid` is gone, zombies included (a reaped process has no `/proc` entry).
+    fn gone(pid: u32) -> bool {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    }
+
+    #[actix_rt::test]
+    async fn a_worker_process_that_exits_is_reported_to_its_owner() {
+        let (_addr, _, mut deaths, worker) = actor_for("exit 0");
+        assert_eq!(next(&mut deaths, "WorkerDied").await.worker, worker);
+    }
+
+    #[actix_rt::test]
+    async fn retire_kills_and_reaps_the_process_and_stops_the_actor() {
+        let (addr, pid, mut deaths, _) = actor_for("sleep 60");
+        nothing(&mut deaths, "WorkerDied").await;
+        assert!(!gone(pid));
+        addr.do_send(Retire);
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while !gone(pid) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the process outlived Retire"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!addr.connected(), "the actor stops");
+    }
 
     #[test]
     fn spawn_back_off_doubles_up_to_its_cap() {
