@@ -30,10 +30,13 @@ async fn run_and_check(config: ChaosConfig, min_faults: usize) {
     );
     assert!(report.violations.is_empty(), "{:#?}", report.violations);
     assert_eq!(report.leaks, Leaks::default());
-    let [start, after_first, end] = report.resources;
+    // The first epoch is the baseline, for descriptors as for RSS: this binary's other tests
+    // build their runtimes (epoll, eventfd) before they wait for their claim on the process,
+    // and process-wide state is created lazily. A leak per epoch still shows over three more.
+    let [_start, after_first, end] = report.resources;
     assert!(
-        end.0 <= start.0 + 2,
-        "descriptors leaked: {start:?} → {end:?}"
+        end.0 <= after_first.0 + 2,
+        "descriptors leaked: {after_first:?} → {end:?}"
     );
     assert!(
         end.1 <= after_first.1 + 64 * 1024,
