@@ -180,7 +180,6 @@ fn start_host(args: &PrepareArgs, cache_path: PathBuf) -> Result<ValidationHost,
     let (program, prefix) = worker_program(args.workers_path.as_ref())?;
     let mut config = Config::new(cache_path, program);
     config.prepare_worker_args_prefix = prefix;
-    config.node_version = Some(pvf_worker::WORKER_VERSION.to_string());
     config.prepare_workers_soft_max_num = args.workers;
     config.prepare_workers_hard_max_num = args.workers;
     config.secure_validator_mode = !args.insecure_validator;

@@ -158,7 +158,6 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
         .map_err(|e| format!("cannot create a cache dir: {e}"))?;
     let mut config = Config::new(cache.path().into(), program);
     config.prepare_worker_args_prefix = prefix;
-    config.node_version = Some(pvf_worker::WORKER_VERSION.to_string());
     config.secure_validator_mode = !args.insecure_validator;
     let host = pvf_host::start(config).map_err(|e| e.to_string())?;
     let pvf = PvfPrepData::from_code(

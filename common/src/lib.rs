@@ -37,6 +37,16 @@ pub use pvf::{PrepareJobKind, PvfPrepData, ValidationCodeHash};
 /// Tracing target used by every crate of the PVF host, as in the reference.
 pub const LOG_TARGET: &str = "parachain::pvf";
 
+/// The version host and workers compare: the package version and a build id, a digest of
+/// the sources of `common`, `security` and `worker` and of `Cargo.lock` (see `build.rs`).
+/// Two builds of one package version from different sources never pass for each other; two
+/// builds from the same sources (debug and release) do, as their verdicts are the same.
+pub const BUILD_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    "+build.",
+    env!("PVF_WORKER_SOURCES_DIGEST")
+);
+
 /// The wall-clock allowance for a job is its CPU-time limit times this factor. CPU time is
 /// insensitive to load, wall-clock time is not: the reference measured up to 4× slow-down with
 /// 32 busy threads on 8 cores.

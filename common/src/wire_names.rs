@@ -15,8 +15,13 @@ pub const SOCKET_PATH_FLAG: &str = "--socket-path";
 /// Flag naming the worker's private directory, which the host creates and sweeps.
 pub const WORKER_DIR_PATH_FLAG: &str = "--worker-dir-path";
 
-/// Optional flag carrying the node's version, which the worker checks against its own.
+/// Optional flag carrying the version the host expects of its workers (its own
+/// [`crate::BUILD_VERSION`]), which the worker checks against its own.
 pub const NODE_IMPL_VERSION_FLAG: &str = "--node-impl-version";
+
+/// The exit code of a worker whose version is not the one the host passed. Before exiting
+/// with it the worker prints its own version, alone, on stdout, so the host can name both.
+pub const VERSION_MISMATCH_EXIT_CODE: u8 = 66;
 
 /// The file in a prepare worker's dir that receives the artifact. The host creates it empty
 /// before each job (the worker never creates files), the worker fills it, and the host

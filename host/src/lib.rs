@@ -16,11 +16,13 @@
 //! `execute/exchange.rs`).
 //!
 //! When the last handle is dropped the host stops: workers are killed and reaped, and their
-//! directories removed, before the drop returns.
+//! directories removed, before the drop returns. The host also stops by itself when it can
+//! no longer run workers at all ([`fatal`]); every request is then answered with the reason.
 
 pub mod artifacts;
 pub mod cache_dir;
 pub mod execute;
+pub mod fatal;
 pub mod host;
 pub mod metrics;
 pub mod prepare;
@@ -29,6 +31,7 @@ pub mod spawn;
 pub mod worker_interface;
 
 pub use artifacts::{ArtifactId, ArtifactsCleanupConfig, RetryPolicy};
+pub use fatal::FatalError;
 pub use metrics::{CountersSnapshot, FlavourCountersSnapshot};
 pub use prepare::queue::Priority;
 pub use pvf_common::{
@@ -37,6 +40,7 @@ pub use pvf_common::{
 };
 
 use actix::prelude::*;
+use fatal::FatalState;
 use metrics::HostCounters;
 use prepare::{
     pool::Pool,
@@ -59,8 +63,10 @@ pub struct Config {
     /// (verified before first use), and other artifacts and worker dirs of ours are deleted;
     /// other files are left alone. See [`cache_dir`].
     pub cache_path: PathBuf,
-    /// The node's version; workers of another version refuse to run. `None` skips the checks.
-    pub node_version: Option<String>,
+    /// The version workers must have; a worker of another version refuses to run, which
+    /// stops the host ([`FatalError::WorkerVersionMismatch`]). Defaults to this build's
+    /// [`pvf_common::BUILD_VERSION`], which includes a build id; `None` skips the checks.
+    pub expected_worker_version: Option<String>,
     /// The worker executable.
     pub prepare_worker_program_path: PathBuf,
     /// Arguments before the worker subcommand (e.g. `["worker"]` for the `pvf` CLI).
@@ -100,7 +106,7 @@ impl Config {
     pub fn new(cache_path: PathBuf, prepare_worker_program_path: PathBuf) -> Self {
         Self {
             cache_path,
-            node_version: None,
+            expected_worker_version: Some(pvf_common::BUILD_VERSION.to_string()),
             prepare_worker_program_path,
             prepare_worker_args_prefix: Vec::new(),
             prepare_worker_spawn_timeout: Duration::from_secs(3),
@@ -137,15 +143,17 @@ pub enum StartError {
         /// The OS error.
         err: std::io::Error,
     },
-    /// The worker binary is of another version than the node.
-    #[error("worker {program} has version {worker}, the node {node}; install matching binaries")]
+    /// The worker binary is of another build than the host expects.
+    #[error(
+        "worker {program} is version {worker}, this host expects {expected}; install the workers built with this node"
+    )]
     WorkerVersionMismatch {
         /// The worker executable.
         program: PathBuf,
         /// The worker's version.
         worker: String,
-        /// The node's version.
-        node: String,
+        /// The version the host expects.
+        expected: String,
     },
     /// Worker limits make no sense.
     #[error("prepare worker limits must satisfy 1 <= soft ({soft}) <= hard ({hard})")]
@@ -163,10 +171,16 @@ pub enum StartError {
     Thread(std::io::Error),
 }
 
-/// The host stopped before answering.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error("the validation host has shut down")]
-pub struct HostGone;
+/// Why the host did not answer a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HostError {
+    /// The host was shut down (its last handle dropped, or its thread ended).
+    #[error("the validation host has shut down")]
+    Gone,
+    /// The host stopped for good; the error says why and what to do.
+    #[error(transparent)]
+    Fatal(#[from] FatalError),
+}
 
 /// A handle to the running host. Clone it freely; the host stops when the last clone drops.
 #[derive(Clone)]
@@ -174,6 +188,7 @@ pub struct ValidationHost {
     host: Addr<host::HostActor>,
     counters: Arc<HostCounters>,
     security_status: SecurityStatus,
+    fatal: Arc<FatalState>,
     _lifetime: Arc<HostLifetime>,
 }
 
@@ -200,13 +215,46 @@ impl Drop for HostLifetime {
 
 impl ValidationHost {
     /// Pre-checks a PVF: `Ok(())` if it compiles and instantiates.
-    pub async fn precheck_pvf(&self, pvf: PvfPrepData) -> Result<PrecheckResult, HostGone> {
+    pub async fn precheck_pvf(&self, pvf: PvfPrepData) -> Result<PrecheckResult, HostError> {
         let (result_tx, rx) = oneshot::channel();
-        self.host
-            .send(host::PrecheckPvf { pvf, result_tx })
-            .await
-            .map_err(|_| HostGone)?;
-        rx.await.map_err(|_| HostGone)
+        self.request(host::PrecheckPvf { pvf, result_tx }, rx).await
+    }
+
+    /// Sends `msg` to the host actor and waits for the answer on `rx`; a request the host
+    /// cannot take or answer gets the fatal reason if there is one.
+    async fn request<M, T>(&self, msg: M, rx: oneshot::Receiver<T>) -> Result<T, HostError>
+    where
+        M: Message<Result = ()> + Send + 'static,
+        host::HostActor: Handler<M>,
+    {
+        self.fatal_or_running()?;
+        self.host.send(msg).await.map_err(|_| self.gone())?;
+        rx.await.map_err(|_| self.gone())
+    }
+
+    /// `Err` with the reason once the host is in its fatal state.
+    fn fatal_or_running(&self) -> Result<(), HostError> {
+        match self.fatal.get() {
+            Some(error) => Err(HostError::Fatal(error)),
+            None => Ok(()),
+        }
+    }
+
+    /// The error for a request the host dropped: the fatal reason, if it stopped for one.
+    fn gone(&self) -> HostError {
+        self.fatal.get().map_or(HostError::Gone, HostError::Fatal)
+    }
+
+    /// The reason the host stopped for good, if it did. A node should stop validating (and
+    /// tell its operator) when this is `Some`: every request fails from then on.
+    pub fn fatal_error(&self) -> Option<FatalError> {
+        self.fatal.get()
+    }
+
+    /// Completes when the host enters its fatal state, with the reason; a node can select on
+    /// it next to its other work.
+    pub fn fatal_error_entered(&self) -> impl std::future::Future<Output = FatalError> + 'static {
+        self.fatal.entered()
     }
 
     /// Prepares a PVF for execution and returns where its artifact is.
@@ -214,17 +262,14 @@ impl ValidationHost {
         &self,
         pvf: PvfPrepData,
         priority: Priority,
-    ) -> Result<PrepareResult, HostGone> {
+    ) -> Result<PrepareResult, HostError> {
         let (result_tx, rx) = oneshot::channel();
-        self.host
-            .send(host::PreparePvf {
-                pvf,
-                priority,
-                result_tx,
-            })
-            .await
-            .map_err(|_| HostGone)?;
-        rx.await.map_err(|_| HostGone)
+        let msg = host::PreparePvf {
+            pvf,
+            priority,
+            result_tx,
+        };
+        self.request(msg, rx).await
     }
 
     /// Validates a candidate: prepares the PVF if needed (coalesced with every other request
@@ -237,7 +282,7 @@ impl ValidationHost {
         pvd: pvf_common::execute::PersistedValidationData,
         pov: pvf_common::execute::PoV,
         kind: execute::lanes::PvfExecKind,
-    ) -> Result<execute::queue::ExecuteResult, HostGone> {
+    ) -> Result<execute::queue::ExecuteResult, HostError> {
         let (result_tx, rx) = oneshot::channel();
         let msg = host::ExecutePvf {
             pvf,
@@ -247,8 +292,7 @@ impl ValidationHost {
             kind,
             result_tx,
         };
-        self.host.send(msg).await.map_err(|_| HostGone)?;
-        rx.await.map_err(|_| HostGone)
+        self.request(msg, rx).await
     }
 
     /// Tells the host which relay-chain leaves are active: `activated` (with the `ancestors`
@@ -260,21 +304,23 @@ impl ValidationHost {
         activated: Option<[u8; 32]>,
         deactivated: Vec<[u8; 32]>,
         ancestors: Vec<[u8; 32]>,
-    ) -> Result<(), HostGone> {
+    ) -> Result<(), HostError> {
+        self.fatal_or_running()?;
         let msg = host::UpdateActiveLeaves {
             activated,
             deactivated,
             ancestors,
         };
-        self.host.send(msg).await.map_err(|_| HostGone)
+        self.host.send(msg).await.map_err(|_| self.gone())
     }
 
     /// Asks the host to prepare these PVFs soon, at Normal priority.
-    pub async fn heads_up(&self, active_pvfs: Vec<PvfPrepData>) -> Result<(), HostGone> {
+    pub async fn heads_up(&self, active_pvfs: Vec<PvfPrepData>) -> Result<(), HostError> {
+        self.fatal_or_running()?;
         self.host
             .send(host::HeadsUp { active_pvfs })
             .await
-            .map_err(|_| HostGone)
+            .map_err(|_| self.gone())
     }
 
     /// Counters of jobs and workers since start.
@@ -306,16 +352,18 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
                 err,
             }
         })?;
-    if let Some(node) = &config.node_version
-        && *node != worker
+    if let Some(expected) = &config.expected_worker_version
+        && *expected != worker
     {
         return Err(StartError::WorkerVersionMismatch {
             program,
             worker,
-            node: node.clone(),
+            expected: expected.clone(),
         });
     }
     let counters = Arc::new(HostCounters::default());
+    let fatal = Arc::new(FatalState::default());
+    let thread_fatal = fatal.clone();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
     let thread_counters = counters.clone();
@@ -352,9 +400,15 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
                         return;
                     }
                 };
-                let host = start_actors(config, security_status, thread_counters, adopted);
+                let fatal_entered = thread_fatal.entered();
+                let host = start_actors(config, security_status, thread_counters, thread_fatal, adopted);
                 let _ = ready_tx.send(Ok((host, security_status)));
-                let _ = stop_rx.await;
+                // In the fatal state every actor is dropped like at shutdown: pending requests
+                // lose their answer channels, and the handles report the reason.
+                tokio::select! {
+                    _ = stop_rx => {}
+                    _ = fatal_entered => {}
+                }
             });
             // Dropping the system drops every actor: worker handles kill and reap their
             // processes, worker dirs are removed.
@@ -379,6 +433,7 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
         host,
         counters,
         security_status,
+        fatal,
         _lifetime: lifetime,
     })
 }
@@ -387,6 +442,7 @@ fn start_actors(
     config: Config,
     security_status: SecurityStatus,
     counters: Arc<HostCounters>,
+    fatal: Arc<FatalState>,
     adopted: Vec<cache_dir::AdoptedArtifact>,
 ) -> Addr<host::HostActor> {
     let spawn_config = Arc::new(WorkerSpawnConfig {
@@ -394,7 +450,7 @@ fn start_actors(
         args_prefix: config.prepare_worker_args_prefix,
         cache_path: config.cache_path.clone(),
         spawn_timeout: config.prepare_worker_spawn_timeout,
-        node_version: config.node_version,
+        expected_worker_version: config.expected_worker_version,
         security_status,
         parallel_compilation: config.parallel_compilation,
     });
@@ -406,6 +462,7 @@ fn start_actors(
         config.execute_workers_max_num.max(1),
         Box::new(ProcessSpawner {
             config: spawn_config.clone(),
+            fatal: fatal.clone(),
         }),
         host_ctx.address().recipient(),
         execute::queue::ExecuteWorkerOptions {
@@ -418,6 +475,7 @@ fn start_actors(
     let pool = Pool::new(
         Box::new(ProcessSpawner {
             config: spawn_config,
+            fatal,
         }),
         queue_ctx.address().recipient(),
         SpawnAccounting::new(WorkerFlavour::Prepare, counters),

@@ -9,16 +9,19 @@ use pvf_common::{
     LOG_TARGET, SecurityStatus, WORKER_ENV_KEEP, WorkerHandshake, framing,
     wire_names::{
         EXECUTE_WORKER_SUBCOMMAND, NODE_IMPL_VERSION_FLAG, PREPARE_WORKER_SUBCOMMAND,
-        SOCKET_PATH_FLAG, WORKER_DIR_PATH_FLAG,
+        SOCKET_PATH_FLAG, VERSION_MISMATCH_EXIT_CODE, WORKER_DIR_PATH_FLAG,
     },
 };
 use std::{
     os::fd::OwnedFd,
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::{Child, Command, ExitStatus, Stdio},
     time::Duration,
 };
-use tokio::net::{UnixListener, UnixStream};
+use tokio::{
+    io::AsyncReadExt,
+    net::{UnixListener, UnixStream, unix::pipe},
+};
 
 /// How to start workers.
 #[derive(Clone, Debug)]
@@ -32,8 +35,9 @@ pub struct WorkerSpawnConfig {
     pub cache_path: PathBuf,
     /// How long a new worker may take to connect.
     pub spawn_timeout: Duration,
-    /// The node's version, checked by the worker; `None` skips the check.
-    pub node_version: Option<String>,
+    /// The version the worker must have (see [`pvf_common::BUILD_VERSION`]), checked by the
+    /// worker; `None` skips the check.
+    pub expected_worker_version: Option<String>,
     /// The sandbox features the worker must apply.
     pub security_status: SecurityStatus,
     /// Prepare workers compile `Compilation` jobs on all cores.
@@ -62,9 +66,25 @@ pub enum SpawnErr {
         /// The OS error.
         err: std::io::Error,
     },
-    /// The worker did not connect within the spawn timeout (it crashed or hung at start).
+    /// The worker did not connect within the spawn timeout (it hung at start).
     #[error("worker did not connect within {0:?}; see its stderr")]
     AcceptTimeout(Duration),
+    /// The worker exited before connecting (it crashed at start).
+    #[error("worker exited before connecting ({0}); see its stderr")]
+    ExitedBeforeConnecting(String),
+    /// The worker is of another build than the host expects: it refused to run. Fatal: no
+    /// later spawn can succeed until the binaries match again.
+    #[error(
+        "worker {program} is version {worker}, this host expects {expected}: the worker binary was replaced while the node ran, or the workers path points at another build; restart the node with matching binaries"
+    )]
+    VersionMismatch {
+        /// The worker executable.
+        program: PathBuf,
+        /// The version the worker reported.
+        worker: String,
+        /// The version the host expects.
+        expected: String,
+    },
     /// Accepting the connection failed.
     #[error("cannot accept the worker connection: {0}")]
     Accept(std::io::Error),
@@ -118,13 +138,17 @@ pub struct IdleWorker {
 #[derive(Debug)]
 pub struct WorkerHandle {
     child: Child,
+    /// The read end of the worker's stdout; end-of-file on it means the process is gone.
+    stdout: Option<pipe::Receiver>,
 }
 
 impl WorkerHandle {
-    /// Wraps an already started process whose stdout is piped (tests start stand-ins).
+    /// Wraps an already started process whose stdout is piped (tests start stand-ins). Must
+    /// be called within a tokio runtime.
     #[cfg(test)]
-    pub(crate) fn from_child(child: Child) -> Self {
-        Self { child }
+    pub(crate) fn from_child(mut child: Child) -> Self {
+        let stdout = child.stdout.take().and_then(stdout_receiver);
+        Self { child, stdout }
     }
 
     /// The worker's process id.
@@ -135,20 +159,48 @@ impl WorkerHandle {
     /// A future that completes when the process exits: the worker never writes to stdout, so
     /// end-of-file on its stdout pipe means it is gone.
     pub fn exited(&mut self) -> impl std::future::Future<Output = ()> + 'static {
-        let stdout = self.child.stdout.take().map(OwnedFd::from);
+        let stdout = self.stdout.take();
         async move {
-            let Some(fd) = stdout else {
-                return std::future::pending().await;
-            };
-            let Ok(mut pipe) = tokio::net::unix::pipe::Receiver::from_owned_fd(fd) else {
-                return std::future::pending().await;
-            };
-            let mut buf = [0u8; 64];
-            loop {
-                match tokio::io::AsyncReadExt::read(&mut pipe, &mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
+            match stdout {
+                Some(mut pipe) => {
+                    let _ = read_to_end_capped(&mut pipe).await;
                 }
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    /// The exit status of a process whose stdout has closed: it exits right after, so a
+    /// short wait suffices; `None` if it is still running.
+    async fn status_after_stdout_closed(&mut self) -> Option<ExitStatus> {
+        for _ in 0..100 {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        None
+    }
+}
+
+/// Registers a child's stdout pipe with the runtime.
+fn stdout_receiver(stdout: std::process::ChildStdout) -> Option<pipe::Receiver> {
+    pipe::Receiver::from_owned_fd(OwnedFd::from(stdout)).ok()
+}
+
+/// The most a worker's stdout is kept: only a version string is ever expected there.
+const STDOUT_CAP: usize = 256;
+
+/// Reads `pipe` until end-of-file, keeping the first [`STDOUT_CAP`] bytes.
+async fn read_to_end_capped(pipe: &mut pipe::Receiver) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 64];
+    loop {
+        match pipe.read(&mut buf).await {
+            Ok(0) | Err(_) => return kept,
+            Ok(n) => {
+                let room = STDOUT_CAP.saturating_sub(kept.len());
+                kept.extend_from_slice(&buf[..n.min(room)]);
             }
         }
     }
@@ -234,17 +286,29 @@ pub async fn spawn_worker(
         .arg(&socket_path)
         .arg(WORKER_DIR_PATH_FLAG)
         .arg(worker_dir.path());
-    if let Some(version) = &config.node_version {
+    if let Some(version) = &config.expected_worker_version {
         command.arg(NODE_IMPL_VERSION_FLAG).arg(version);
     }
     command.stdout(Stdio::piped()).stderr(Stdio::inherit());
-    let child = command.spawn().map_err(|err| SpawnErr::ProcessSpawn {
+    let mut child = command.spawn().map_err(|err| SpawnErr::ProcessSpawn {
         program: config.program.clone(),
         err,
     })?;
-    let handle = WorkerHandle { child };
-    let (mut stream, _) = tokio::time::timeout(config.spawn_timeout, listener.accept())
-        .await
+    let stdout = child.stdout.take().and_then(stdout_receiver);
+    let mut handle = WorkerHandle { child, stdout };
+    let mut stdout = handle.stdout.take();
+    // A worker that exits at start is noticed at once, not after the spawn timeout.
+    let accepted = tokio::select! {
+        accepted = tokio::time::timeout(config.spawn_timeout, listener.accept()) => accepted,
+        printed = async {
+            match stdout.as_mut() {
+                Some(pipe) => read_to_end_capped(pipe).await,
+                None => std::future::pending().await,
+            }
+        } => return Err(exited_before_connecting(config, &mut handle, printed).await),
+    };
+    handle.stdout = stdout;
+    let (mut stream, _) = accepted
         .map_err(|_| SpawnErr::AcceptTimeout(config.spawn_timeout))?
         .map_err(SpawnErr::Accept)?;
     let handshake = WorkerHandshake {
@@ -268,6 +332,28 @@ pub async fn spawn_worker(
         },
         handle,
     ))
+}
+
+/// Why a worker exited before connecting: its exit status, and for a version mismatch the
+/// version it printed.
+async fn exited_before_connecting(
+    config: &WorkerSpawnConfig,
+    handle: &mut WorkerHandle,
+    printed: Vec<u8>,
+) -> SpawnErr {
+    let Some(status) = handle.status_after_stdout_closed().await else {
+        return SpawnErr::ExitedBeforeConnecting("it closed its stdout".into());
+    };
+    match (status.code(), &config.expected_worker_version) {
+        (Some(code), Some(expected)) if code == i32::from(VERSION_MISMATCH_EXIT_CODE) => {
+            SpawnErr::VersionMismatch {
+                program: config.program.clone(),
+                worker: String::from_utf8_lossy(&printed).trim().to_string(),
+                expected: expected.clone(),
+            }
+        }
+        _ => SpawnErr::ExitedBeforeConnecting(status.to_string()),
+    }
 }
 
 struct RemoveOnDrop(PathBuf);
@@ -313,4 +399,59 @@ pub fn worker_version(program: &Path, args_prefix: &[String]) -> std::io::Result
         )));
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A spawn config whose "worker" is `sh -c script`, with a long spawn timeout.
+    fn shell_worker(cache: &Path, script: &str) -> WorkerSpawnConfig {
+        WorkerSpawnConfig {
+            program: "/bin/sh".into(),
+            args_prefix: vec!["-c".into(), script.into(), "sh".into()],
+            cache_path: cache.to_path_buf(),
+            spawn_timeout: Duration::from_secs(30),
+            expected_worker_version: Some("1.0.0+build.ours".into()),
+            security_status: SecurityStatus::default(),
+            parallel_compilation: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_worker_of_another_build_is_named_with_both_versions_at_once() {
+        let cache = tempfile::tempdir().unwrap();
+        let script = format!("echo 1.0.0+build.theirs; exit {VERSION_MISMATCH_EXIT_CODE}");
+        let config = shell_worker(cache.path(), &script);
+        let started = std::time::Instant::now();
+        let err = spawn_prepare_worker(&config).await.unwrap_err();
+        match &err {
+            SpawnErr::VersionMismatch {
+                worker, expected, ..
+            } => {
+                assert_eq!(worker, "1.0.0+build.theirs");
+                assert_eq!(expected, "1.0.0+build.ours");
+            }
+            other => panic!("expected a version mismatch, got {other}"),
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_dies_at_start_is_noticed_before_the_spawn_timeout() {
+        let cache = tempfile::tempdir().unwrap();
+        let config = shell_worker(cache.path(), "exit 3");
+        let started = std::time::Instant::now();
+        let err = spawn_prepare_worker(&config).await.unwrap_err();
+        assert!(
+            matches!(&err, SpawnErr::ExitedBeforeConnecting(status) if status.contains('3')),
+            "{err}"
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "{err}");
+        // The same exit code without a version check expected is no mismatch either.
+        let mut unchecked = shell_worker(cache.path(), "exit 66");
+        unchecked.expected_worker_version = None;
+        let err = spawn_prepare_worker(&unchecked).await.unwrap_err();
+        assert!(matches!(err, SpawnErr::ExitedBeforeConnecting(_)), "{err}");
+    }
 }

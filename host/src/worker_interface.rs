@@ -8,6 +8,7 @@
 //! decision for every way a job can end is made. The owners only apply it.
 
 use crate::{
+    fatal::{FatalError, FatalState},
     metrics::{self, HostCounters},
     spawn::{IdleWorker, SpawnErr, WorkerFlavour, WorkerHandle, WorkerSpawnConfig, spawn_worker},
 };
@@ -156,6 +157,8 @@ where
 pub struct ProcessSpawner {
     /// How to start them.
     pub config: Arc<WorkerSpawnConfig>,
+    /// Entered when a worker turns out to be of another build; from then on nothing spawns.
+    pub fatal: Arc<FatalState>,
 }
 
 impl ProcessSpawner {
@@ -173,11 +176,28 @@ impl ProcessSpawner {
         J::Result: Send,
         WorkerActor: Handler<J>,
     {
-        let config = self.config.clone();
+        let (config, fatal) = (self.config.clone(), self.fatal.clone());
         Box::pin(async move {
+            if let Some(error) = fatal.get() {
+                return Err(error.to_string());
+            }
             let (idle, handle) = spawn_worker(&config, flavour, execute_handshake.as_ref())
                 .await
-                .map_err(|e: SpawnErr| e.to_string())?;
+                .map_err(|e: SpawnErr| {
+                    if let SpawnErr::VersionMismatch {
+                        program,
+                        worker,
+                        expected,
+                    } = &e
+                    {
+                        fatal.enter(FatalError::WorkerVersionMismatch {
+                            program: program.clone(),
+                            worker: worker.clone(),
+                            expected: expected.clone(),
+                        });
+                    }
+                    e.to_string()
+                })?;
             let addr = WorkerActor::new(worker, handle, on_death).start();
             Ok(SpawnedWorker {
                 idle,

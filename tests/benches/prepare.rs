@@ -134,7 +134,7 @@ fn main() {
             args_prefix: Vec::new(),
             cache_path: cache.path().into(),
             spawn_timeout: Duration::from_secs(5),
-            node_version: None,
+            expected_worker_version: None,
             security_status: status,
             parallel_compilation: false,
         };

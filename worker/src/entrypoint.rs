@@ -177,7 +177,7 @@ pub fn run_with(args: &[String], bodies: WorkerBodies) -> ExitCode {
         .try_init();
     match parse(args) {
         Ok(WorkerArgs::Version) => {
-            println!("{}", crate::WORKER_VERSION);
+            println!("{}", bodies.version);
             ExitCode::SUCCESS
         }
         Ok(WorkerArgs::Probe(probe)) => run_probe(probe),
@@ -193,11 +193,7 @@ pub fn run_with(args: &[String], bodies: WorkerBodies) -> ExitCode {
                 bodies,
             ) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(target: pvf_common::LOG_TARGET, "execute worker stopped: {e}");
-                    eprintln!("execute worker stopped: {e}");
-                    ExitCode::FAILURE
-                }
+                Err(e) => stopped("execute", e),
             }
         }
         Ok(WorkerArgs::Prepare {
@@ -212,17 +208,28 @@ pub fn run_with(args: &[String], bodies: WorkerBodies) -> ExitCode {
                 bodies,
             ) {
                 Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(target: pvf_common::LOG_TARGET, "prepare worker stopped: {e}");
-                    eprintln!("prepare worker stopped: {e}");
-                    ExitCode::FAILURE
-                }
+                Err(e) => stopped("prepare", e),
             }
         }
         Err(usage) => {
             eprintln!("{usage}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// Reports why a worker stopped and picks its exit code. A version mismatch gets its own
+/// code, with this worker's version alone on stdout, so the host can tell the operator both
+/// versions instead of respawning a worker that can never run.
+fn stopped(flavour: &str, error: crate::WorkerError) -> ExitCode {
+    tracing::error!(target: pvf_common::LOG_TARGET, "{flavour} worker stopped: {error}");
+    eprintln!("{flavour} worker stopped: {error}");
+    match error {
+        crate::WorkerError::VersionMismatch { worker, .. } => {
+            println!("{worker}");
+            ExitCode::from(pvf_common::wire_names::VERSION_MISMATCH_EXIT_CODE)
+        }
+        _ => ExitCode::FAILURE,
     }
 }
 

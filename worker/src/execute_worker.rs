@@ -54,7 +54,7 @@ pub fn run_execute_worker_with(
         worker_dir,
         node_version,
         pvf_security::WorkerKind::Execute,
-        bodies.before_first_job,
+        &bodies,
     )?;
     let (mut stream, sandbox, mut thread_check) =
         (started.stream, started.sandbox, started.thread_check);

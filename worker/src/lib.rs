@@ -38,15 +38,17 @@ use std::{
 };
 use threads::ThreadCheck;
 
-/// This worker's version; the host passes its own and they must match.
-pub const WORKER_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// This worker's version, with the build id ([`pvf_common::BUILD_VERSION`]); the host passes
+/// the version it expects and they must match.
+pub const WORKER_VERSION: &str = pvf_common::BUILD_VERSION;
 
 /// Why a worker stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    /// The host runs another version: an in-place upgrade left old workers behind.
+    /// The host expects another version: the binaries were replaced (an upgrade in place)
+    /// while the node ran, or the workers path points at another build.
     #[error(
-        "worker version {worker} does not match the node's {node}; restart the node so it uses matching workers"
+        "worker version {worker} does not match the version the node expects, {node}; restart the node so it runs matching workers"
     )]
     VersionMismatch {
         /// The node's version.
@@ -99,6 +101,9 @@ pub struct WorkerBodies {
     /// Runs once in the worker, sandboxed, before its first job. The test worker starts a
     /// thread here to exercise the single-thread check.
     pub before_first_job: fn(),
+    /// The version this worker reports and checks: [`WORKER_VERSION`], except in the test
+    /// worker that poses as another build.
+    pub version: &'static str,
 }
 
 impl WorkerBodies {
@@ -107,6 +112,7 @@ impl WorkerBodies {
         prepare_job: prepare::compile_job,
         execute_job: execute::validate_block_on_big_stack,
         before_first_job: || {},
+        version: WORKER_VERSION,
     };
 }
 
@@ -137,7 +143,7 @@ pub fn run_prepare_worker_with(
         worker_dir,
         node_version,
         pvf_security::WorkerKind::Prepare,
-        bodies.before_first_job,
+        &bodies,
     )?;
     let stream = &mut worker.stream;
     loop {
@@ -187,14 +193,14 @@ pub(crate) fn connect_and_sandbox(
     worker_dir: &Path,
     node_version: Option<&str>,
     kind: pvf_security::WorkerKind,
-    before_first_job: fn(),
+    bodies: &WorkerBodies,
 ) -> Result<Started, WorkerError> {
     if let Some(node) = node_version
-        && node != WORKER_VERSION
+        && node != bodies.version
     {
         return Err(WorkerError::VersionMismatch {
             node: node.into(),
-            worker: WORKER_VERSION.into(),
+            worker: bodies.version.into(),
         });
     }
     let mut stream = UnixStream::connect(socket_path)?;
@@ -206,7 +212,7 @@ pub(crate) fn connect_and_sandbox(
     let thread_check = ThreadCheck::open();
     let sandbox =
         pvf_security::apply_before_first_job(&handshake.security_status, kind, worker_dir)?;
-    before_first_job();
+    (bodies.before_first_job)();
     tracing::debug!(target: LOG_TARGET, ?worker_dir, ?sandbox, ?kind, "worker ready");
     Ok(Started {
         stream,

@@ -198,9 +198,9 @@ async fn serve(host: ValidationHost, request: workload::Request, report: Shared)
     };
     let judgement = match tokio::time::timeout(bound.max(Duration::from_secs(5)), answer).await {
         Ok(Ok(judgement)) => judgement,
-        Ok(Err(pvf_host::HostGone)) => Judgement {
+        Ok(Err(e)) => Judgement {
             kind: "HOST GONE".into(),
-            violation: Some(format!("LOST {label}: the host went away")),
+            violation: Some(format!("LOST {label}: the host went away: {e}")),
         },
         Err(_) => Judgement {
             kind: "LOST".into(),

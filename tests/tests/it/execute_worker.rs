@@ -26,7 +26,7 @@ async fn sandboxed_execute_worker(cache: &Path) -> (IdleWorker, WorkerHandle) {
         args_prefix: Vec::new(),
         cache_path: cache.into(),
         spawn_timeout: Duration::from_secs(5),
-        node_version: None,
+        expected_worker_version: None,
         security_status,
         parallel_compilation: false,
     };

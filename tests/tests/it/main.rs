@@ -18,5 +18,6 @@ mod prepare;
 mod process_faults;
 mod security_attacks;
 mod soak;
+mod version_mismatch;
 mod warm_start;
 mod worker_threads;

@@ -2,7 +2,8 @@
 //! tracking allocator installed, plus, behind the `attack-jobs` feature, test-only job kinds
 //! that try to escape the sandbox, in both prepare and execute job processes, a garbage mode
 //! (`test-worker garbage …`) that answers the host with garbage, and an extra-thread mode
-//! (`test-worker extra-thread …`) whose workers break the single-thread rule. The test code
+//! (`test-worker extra-thread …`) whose workers break the single-thread rule, and a mode
+//! (`test-worker other-version V …`) that poses as another build. The test code
 //! lives only in this binary: `pvf` and `pvf-worker` never link it.
 
 #[cfg(feature = "attack-jobs")]
@@ -17,6 +18,10 @@ static ALLOCATOR: pvf_worker::memory::TrackingAllocator = pvf_worker::memory::Tr
 /// The mode whose workers start a parked thread after the sandbox, before their first job
 /// (tests/tests/it/worker_threads.rs).
 const EXTRA_THREAD_MODE: &str = "extra-thread";
+
+/// The mode whose worker reports version `V` (its next argument) instead of this build's, as
+/// a binary replaced by an upgrade would (tests/tests/it/version_mismatch.rs).
+const OTHER_VERSION_MODE: &str = "other-version";
 
 fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -41,6 +46,13 @@ fn main() -> std::process::ExitCode {
                 ..bodies
             };
             pvf_worker::entrypoint::run_with(rest, bodies)
+        }
+        Some((mode, rest)) if mode == OTHER_VERSION_MODE && !rest.is_empty() => {
+            let bodies = WorkerBodies {
+                version: String::leak(rest[0].clone()),
+                ..bodies
+            };
+            pvf_worker::entrypoint::run_with(&rest[1..], bodies)
         }
         _ => normal(&args),
     }
