@@ -39,6 +39,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build()?;
     runtime.block_on(async move {
         let host = pvf_host::start(Config::new(cache, worker.into()))?;
+        // A node watches for the fatal state (a worker binary of another build after an
+        // in-place upgrade): from then on every request fails with the same reason.
+        let fatal = host.fatal_error_entered();
+        tokio::spawn(async move {
+            let reason = fatal.await;
+            eprintln!("stop validating and tell the operator: {reason}");
+        });
         // Several tasks on different runtime threads share the handle.
         let tasks: Vec<_> = (0..4)
             .map(|i| {
