@@ -1,0 +1,5 @@
+;; Traps at once with unreachable.
+(module
+  (memory (export "memory") 17)
+  (global (export "__heap_base") i32 (i32.const 65536))
+  (func (export "validate_block") (param i32 i32) (result i64) unreachable))

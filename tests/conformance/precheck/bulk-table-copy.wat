@@ -1,0 +1,7 @@
+;; Bulk memory: table.copy.
+(module
+  (memory (export "memory") 17)
+  (global (export "__heap_base") i32 (i32.const 65536))
+  (table 4 funcref)
+  (func (export "f") (table.copy (i32.const 0) (i32.const 1) (i32.const 2)))
+  (func (export "validate_block") (param i32 i32) (result i64) (i64.const 0xc00000100)))

@@ -1,0 +1,6 @@
+;; Imports a table from env.
+(module
+  (import "env" "table" (table 1 funcref))
+  (memory (export "memory") 17)
+  (global (export "__heap_base") i32 (i32.const 65536))
+  (func (export "validate_block") (param i32 i32) (result i64) (i64.const 0xc00000100)))

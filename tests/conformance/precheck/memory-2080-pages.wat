@@ -1,0 +1,5 @@
+;; A memory of 2080 pages (32 + 2048).
+(module
+  (memory (export "memory") 2080)
+  (global (export "__heap_base") i32 (i32.const 65536))
+  (func (export "validate_block") (param i32 i32) (result i64) (i64.const 0xc00000100)))

@@ -1,0 +1,6 @@
+;; Multi-value: a block taking a parameter.
+(module
+  (memory (export "memory") 17)
+  (global (export "__heap_base") i32 (i32.const 65536))
+  (func (export "f") (result i32) (i32.const 1) (block (param i32) (result i32) (i32.add (i32.const 2))))
+  (func (export "validate_block") (param i32 i32) (result i64) (i64.const 0xc00000100)))

@@ -1,0 +1,6 @@
+;; Mutable globals: a mutable global exported.
+(module
+  (memory (export "memory") 17)
+  (global (export "__heap_base") i32 (i32.const 65536))
+  (global (export "counter") (mut i32) (i32.const 0))
+  (func (export "validate_block") (param i32 i32) (result i64) (i64.const 0xc00000100)))

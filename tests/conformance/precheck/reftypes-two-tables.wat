@@ -1,0 +1,7 @@
+;; Reference types: two tables.
+(module
+  (memory (export "memory") 17)
+  (global (export "__heap_base") i32 (i32.const 65536))
+  (table 1 funcref)
+  (table 1 funcref)
+  (func (export "validate_block") (param i32 i32) (result i64) (i64.const 0xc00000100)))

@@ -1,0 +1,6 @@
+;; Sign-extension proposal: i64.extend32_s.
+(module
+  (memory (export "memory") 17)
+  (global (export "__heap_base") i32 (i32.const 65536))
+  (func (export "f") (param i64) (result i64) (i64.extend32_s (local.get 0)))
+  (func (export "validate_block") (param i32 i32) (result i64) (i64.const 0xc00000100)))

@@ -1,0 +1,6 @@
+;; SIMD: a v128 local, no SIMD opcode.
+(module
+  (memory (export "memory") 17)
+  (global (export "__heap_base") i32 (i32.const 65536))
+  (func (export "f") (local v128))
+  (func (export "validate_block") (param i32 i32) (result i64) (i64.const 0xc00000100)))

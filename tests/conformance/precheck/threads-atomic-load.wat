@@ -1,0 +1,6 @@
+;; Threads: i32.atomic.load on unshared memory.
+(module
+  (memory (export "memory") 17)
+  (global (export "__heap_base") i32 (i32.const 65536))
+  (func (export "f") (result i32) (i32.atomic.load (i32.const 0)))
+  (func (export "validate_block") (param i32 i32) (result i64) (i64.const 0xc00000100)))
