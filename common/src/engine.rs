@@ -14,14 +14,16 @@
 //! | native stack | `StackNativeMax` bytes (default 256 MiB) | far above what the logical limit can use |
 //! | memory | an imported memory becomes a defined one with no maximum in the module; the limit (`MaxMemoryPages` + 32, default 2080 pages) is a per-store limit at instantiation | as the reference today; so memory size never changes artifact bytes |
 //! | missing function imports | linked as traps naming the function (`pvf_worker::host_functions::link`, used by pre-checking and execution alike) | PVFs import storage functions they never call |
+//! | host-function set | the sp-io set; plus RFC-163's elliptic-curve functions with `EnabledHostFunction(EccRfc163)` ([`Semantics::host_functions`]) | the reference links `HostFunctionsWithEcc` then, for pre-checks and executions alike |
 //!
 //! Changing any of these can change verdicts, and those that change compiled bytes must be
 //! reflected in [`ExecutorParams::prep_hash`](crate::ExecutorParams::prep_hash).
 
 use crate::{
     ExecutorParams,
+    executor_params::ExecutorHostFunction,
     executor_params::{DEFAULT_LOGICAL_STACK_MAX, DEFAULT_NATIVE_STACK_MAX, ExecutorParam},
-    host_function_signatures::{self, ValType},
+    host_function_signatures::{self, HostFunctionSet, ValType},
 };
 use sc_executor_common::runtime_blob::RuntimeBlob;
 use std::{fmt, hash::Hash, sync::OnceLock};
@@ -43,6 +45,9 @@ pub struct Semantics {
     pub max_memory_pages: u32,
     /// Whether the bulk-memory extension is enabled.
     pub bulk_memory: bool,
+    /// The host functions linked at pre-checking and execution. Linking only: the artifact's
+    /// bytes do not depend on it.
+    pub host_functions: HostFunctionSet,
 }
 
 impl Default for Semantics {
@@ -52,6 +57,7 @@ impl Default for Semantics {
             native_stack_max: DEFAULT_NATIVE_STACK_MAX,
             max_memory_pages: DEFAULT_HEAP_PAGES_ESTIMATE + EXTRA_HEAP_PAGES,
             bulk_memory: false,
+            host_functions: HostFunctionSet::BASE,
         }
     }
 }
@@ -68,10 +74,12 @@ impl Semantics {
                 ExecutorParam::StackLogicalMax(v) => sem.logical_stack_max = *v,
                 ExecutorParam::StackNativeMax(v) => sem.native_stack_max = *v,
                 ExecutorParam::WasmExtBulkMemory => sem.bulk_memory = true,
+                ExecutorParam::EnabledHostFunction(ExecutorHostFunction::EccRfc163) => {
+                    sem.host_functions.ecc_rfc163 = true
+                }
                 ExecutorParam::PrecheckingMaxMemory(_)
                 | ExecutorParam::PvfPrepTimeout(..)
-                | ExecutorParam::PvfExecTimeout(..)
-                | ExecutorParam::EnabledHostFunction(_) => {}
+                | ExecutorParam::PvfExecTimeout(..) => {}
             }
         }
         sem
@@ -360,6 +368,7 @@ mod tests {
             PvfPrepTimeout(PvfPrepKind::Precheck, 1000),
             PvfExecTimeout(PvfExecTimeoutKind::Backing, 1000),
             WasmExtBulkMemory,
+            EnabledHostFunction(ExecutorHostFunction::EccRfc163),
         ] {
             let params = ExecutorParams::from(vec![param.clone()]);
             let bytes_changed = artifact(&params) != base_bytes;
@@ -369,5 +378,18 @@ mod tests {
                 "{param:?}: bytes changed {bytes_changed}"
             );
         }
+    }
+
+    #[test]
+    fn the_ecc_parameter_selects_the_rfc163_host_functions() {
+        use crate::executor_params::ExecutorParam::*;
+        assert_eq!(Semantics::default().host_functions, HostFunctionSet::BASE);
+        let ecc = ExecutorParams::from(vec![
+            StackLogicalMax(2048),
+            EnabledHostFunction(ExecutorHostFunction::EccRfc163),
+        ]);
+        let sem = Semantics::from_executor_params(&ecc);
+        assert_eq!(sem.host_functions, HostFunctionSet::WITH_ECC_RFC163);
+        assert_eq!(sem.logical_stack_max, 2048);
     }
 }

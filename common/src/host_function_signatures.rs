@@ -5,6 +5,11 @@
 //! interfaces (storage, child storage, offchain, tracing and sandbox are left out on purpose;
 //! importing those links a trap stub). A PVF that imports one of these names with another
 //! signature fails to link, as it does in the reference, so pre-checking must know them.
+//!
+//! [`RFC163_HOST_FUNCTIONS`] (sp-crypto-ec-utils' `HostFunctionsRfc163`) join the set only for
+//! sessions whose executor parameters hold `EnabledHostFunction(EccRfc163)`; a
+//! [`HostFunctionSet`] says which sets a session links. Without the parameter those names are
+//! ordinary unknown imports.
 
 /// A wasm value type in a host-function signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,9 +123,64 @@ pub const PVF_HOST_FUNCTIONS: &[HostFunctionSignature] = table![
     "ext_trie_keccak_256_verify_proof_version_2" => PROOF_V2,
 ];
 
-/// Looks up a host function of the PVF set by import name.
+/// Two read buffers in, one buffer written, a `u32` status out: every RFC-163 function but
+/// `final_exponentiation` (`PassFatPointerAndRead` ×2, `PassFatPointerAndWrite`,
+/// `HostcallResult`).
+const EC_IN_IN_OUT: (&[ValType], Option<ValType>) = (&[I64, I64, I64], Some(I32));
+
+/// The RFC-163 elliptic-curve functions (sp-crypto-ec-utils 0.24, interface `HostCalls` in each
+/// curve module), linked only with `EnabledHostFunction(EccRfc163)`.
+pub const RFC163_HOST_FUNCTIONS: &[HostFunctionSignature] = table![
+    // bls12_381
+    "ext_host_calls_bls12_381_multi_miller_loop_version_1" => EC_IN_IN_OUT,
+    "ext_host_calls_bls12_381_final_exponentiation_version_1" => (&[I64], Some(I32)),
+    "ext_host_calls_bls12_381_msm_g1_version_1" => EC_IN_IN_OUT,
+    "ext_host_calls_bls12_381_msm_g2_version_1" => EC_IN_IN_OUT,
+    "ext_host_calls_bls12_381_mul_g1_version_1" => EC_IN_IN_OUT,
+    "ext_host_calls_bls12_381_mul_g2_version_1" => EC_IN_IN_OUT,
+    // ed_on_bls12_381_bandersnatch
+    "ext_host_calls_ed_on_bls12_381_bandersnatch_msm_version_1" => EC_IN_IN_OUT,
+    "ext_host_calls_ed_on_bls12_381_bandersnatch_mul_version_1" => EC_IN_IN_OUT,
+    // pallas
+    "ext_host_calls_pallas_msm_version_1" => EC_IN_IN_OUT,
+    "ext_host_calls_pallas_mul_version_1" => EC_IN_IN_OUT,
+    // vesta
+    "ext_host_calls_vesta_msm_version_1" => EC_IN_IN_OUT,
+    "ext_host_calls_vesta_mul_version_1" => EC_IN_IN_OUT,
+];
+
+/// Looks up a host function of the base PVF set by import name.
 pub fn find(name: &str) -> Option<&'static HostFunctionSignature> {
     PVF_HOST_FUNCTIONS.iter().find(|f| f.name == name)
+}
+
+/// Which host functions a session links: the base set always, the RFC-163 set on request.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct HostFunctionSet {
+    /// Whether [`RFC163_HOST_FUNCTIONS`] are linked (`EnabledHostFunction(EccRfc163)`).
+    pub ecc_rfc163: bool,
+}
+
+impl HostFunctionSet {
+    /// The base set only, as for a session without `EnabledHostFunction` parameters.
+    pub const BASE: Self = Self { ecc_rfc163: false };
+    /// The base set and the RFC-163 functions.
+    pub const WITH_ECC_RFC163: Self = Self { ecc_rfc163: true };
+
+    /// Every function of this set, base set first.
+    pub fn functions(self) -> impl Iterator<Item = &'static HostFunctionSignature> {
+        let ecc: &'static [HostFunctionSignature] = if self.ecc_rfc163 {
+            RFC163_HOST_FUNCTIONS
+        } else {
+            &[]
+        };
+        PVF_HOST_FUNCTIONS.iter().chain(ecc)
+    }
+
+    /// Looks up a function of this set by import name.
+    pub fn find(self, name: &str) -> Option<&'static HostFunctionSignature> {
+        self.functions().find(|f| f.name == name)
+    }
 }
 
 #[cfg(test)]
@@ -129,7 +189,10 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        let mut names: Vec<_> = PVF_HOST_FUNCTIONS.iter().map(|f| f.name).collect();
+        let mut names: Vec<_> = HostFunctionSet::WITH_ECC_RFC163
+            .functions()
+            .map(|f| f.name)
+            .collect();
         names.sort();
         let before = names.len();
         names.dedup();
@@ -165,5 +228,22 @@ mod tests {
             assert_eq!((f.params, f.result), (params, result), "{name}");
         }
         assert!(find("ext_storage_get_version_1").is_none());
+    }
+
+    #[test]
+    fn the_ecc_functions_belong_to_the_set_only_on_request() {
+        let name = "ext_host_calls_bls12_381_msm_g1_version_1";
+        assert!(find(name).is_none());
+        assert!(HostFunctionSet::BASE.find(name).is_none());
+        let f = HostFunctionSet::WITH_ECC_RFC163.find(name).unwrap();
+        assert_eq!((f.params, f.result), (&[I64, I64, I64][..], Some(I32)));
+        assert_eq!(
+            HostFunctionSet::WITH_ECC_RFC163.functions().count(),
+            PVF_HOST_FUNCTIONS.len() + RFC163_HOST_FUNCTIONS.len()
+        );
+        assert_eq!(
+            HostFunctionSet::BASE.functions().count(),
+            PVF_HOST_FUNCTIONS.len()
+        );
     }
 }

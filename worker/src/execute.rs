@@ -9,7 +9,7 @@
 //! This module runs in-process; the execute worker calls it inside a job process, on a thread
 //! whose stack holds `StackNativeMax`.
 
-use crate::host_functions::{self, HostState};
+use crate::host_functions::{self, HostFunctionSet, HostState};
 use parity_scale_codec::{Decode, Encode};
 use pvf_common::{
     engine::Semantics,
@@ -67,15 +67,17 @@ pub fn load_artifact(
     })
 }
 
-/// Links every import of `module` with the PVF host functions (other `env` functions as
-/// named traps) and prepares instantiation. Pre-checking and execution both use this, so a
-/// PVF that pre-checks also links when executed. Failure is `RuntimeConstruction`.
+/// Links every import of `module` with the host functions of `set` (other `env` functions as
+/// named traps) and prepares instantiation. Pre-checking and execution both use this with the
+/// session's `Semantics::host_functions`, so a PVF that pre-checks also links when executed.
+/// Failure is `RuntimeConstruction`.
 pub fn link_and_pre_instantiate(
     engine: &Engine,
     module: &Module,
+    set: HostFunctionSet,
 ) -> Result<InstancePre<HostState>, String> {
     let mut linker = Linker::new(engine);
-    host_functions::link(&mut linker, module)?;
+    host_functions::link(&mut linker, module, set)?;
     linker
         .instantiate_pre(module)
         .map_err(|e| format!("cannot instantiate: {e:#}"))
@@ -92,7 +94,7 @@ pub fn validate_block(
     let invalid = |msg: String| JobResponse::InvalidCandidate(truncate_message(msg));
     let construction = |msg: String| JobResponse::RuntimeConstruction(truncate_message(msg));
 
-    let instance_pre = match link_and_pre_instantiate(engine, module) {
+    let instance_pre = match link_and_pre_instantiate(engine, module, semantics.host_functions) {
         Ok(pre) => pre,
         Err(e) => return construction(e),
     };
@@ -210,7 +212,7 @@ mod tests {
                 (func (export "validate_block") (param i32 i32) (result i64)
                     (i64.extend_i32_u (i32.add (local.get 0) (local.get 1)))))"#,
         );
-        link_and_pre_instantiate(&engine, &module).unwrap();
+        link_and_pre_instantiate(&engine, &module, HostFunctionSet::BASE).unwrap();
     }
 
     #[test]
@@ -218,7 +220,7 @@ mod tests {
         let (engine, module) = module(
             r#"(module (import "env" "ext_hashing_blake2_256_version_1" (func (param i32) (result i32))))"#,
         );
-        let Err(err) = link_and_pre_instantiate(&engine, &module) else {
+        let Err(err) = link_and_pre_instantiate(&engine, &module, HostFunctionSet::BASE) else {
             panic!("linking must fail")
         };
         assert!(err.contains("signature mismatch"), "{err}");
@@ -231,7 +233,27 @@ mod tests {
             r#"(module (import "other" "f" (func)))"#,
         ] {
             let (engine, module) = module(wat);
-            assert!(link_and_pre_instantiate(&engine, &module).is_err(), "{wat}");
+            assert!(
+                link_and_pre_instantiate(&engine, &module, HostFunctionSet::BASE).is_err(),
+                "{wat}"
+            );
         }
+    }
+
+    #[test]
+    fn ecc_functions_are_checked_only_when_the_session_enables_them() {
+        // The right shape is `(i64 i64 i64) -> i32`.
+        let (engine, module) = module(
+            r#"(module (import "env" "ext_host_calls_pallas_mul_version_1" (func (param i32))))"#,
+        );
+        link_and_pre_instantiate(&engine, &module, HostFunctionSet::BASE).unwrap();
+        let Err(err) = link_and_pre_instantiate(&engine, &module, HostFunctionSet::WITH_ECC_RFC163)
+        else {
+            panic!("linking must fail")
+        };
+        assert!(
+            err.starts_with("signature mismatch for env:ext_host_calls_pallas_mul_version_1"),
+            "{err}"
+        );
     }
 }

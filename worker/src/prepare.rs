@@ -46,7 +46,8 @@ pub fn compile(
                 "cannot deserialize the artifact: {e:#}"
             )))
         })?;
-        crate::execute::link_and_pre_instantiate(&engine, &module)
+        // The session's host-function set, as execution will link it.
+        crate::execute::link_and_pre_instantiate(&engine, &module, semantics.host_functions)
             .map_err(|e| PrepareError::RuntimeConstruction(msg(e)))?;
     }
     Ok((artifact, observed_wasm_code_len))
@@ -139,5 +140,34 @@ mod tests {
             ),
             Err(PrepareError::RuntimeConstruction(_))
         ));
+    }
+
+    #[test]
+    fn prechecking_links_the_sessions_host_function_set() {
+        use pvf_common::{ExecutorParam, executor_params::ExecutorHostFunction};
+        // An RFC-163 name with a wrong signature: an unknown import (a trap stub) without the
+        // parameter, a link failure with it.
+        let wrong_sig = wat::parse_str(
+            r#"(module (import "env" "ext_host_calls_vesta_msm_version_1" (func (param i64))))"#,
+        )
+        .unwrap();
+        let precheck = |params: ExecutorParams| {
+            let pvf = PvfPrepData::from_code(
+                wrong_sig.clone(),
+                params,
+                Duration::from_secs(10),
+                PrepareJobKind::Prechecking,
+                1 << 20,
+            );
+            compile(&pvf, CompilationThreads::One)
+        };
+        assert!(precheck(ExecutorParams::new()).is_ok());
+        let ecc = ExecutorParams::from(vec![ExecutorParam::EnabledHostFunction(
+            ExecutorHostFunction::EccRfc163,
+        )]);
+        let Err(PrepareError::RuntimeConstruction(err)) = precheck(ecc) else {
+            panic!("pre-checking must fail to link")
+        };
+        assert!(err.contains("signature mismatch"), "{err}");
     }
 }

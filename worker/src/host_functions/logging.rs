@@ -4,9 +4,15 @@
 //! marshalling decides verdicts: the level is `PassAs<RuntimeInterfaceLogLevel, u8>` (truncated
 //! to `u8`, 0..=4 or a trap), the target must be in bounds and valid UTF-8 (else a trap), the
 //! message must be in bounds. With [`HostState::logging_enabled`] off (the default) nothing is
-//! logged and `max_level` returns 0 (`Off`); with it on, messages that are valid UTF-8 go to
-//! `tracing` (target [`RUNTIME_LOG_TARGET`], the PVF's own target as a field) and `max_level`
-//! returns the `log` crate's maximum level mapped as sp-io maps it.
+//! logged; with it on, messages that are valid UTF-8 go to `tracing` (target
+//! [`RUNTIME_LOG_TARGET`], the PVF's own target as a field).
+//!
+//! `max_level` returns the `log` crate's maximum level mapped as sp-io maps it, whether or not
+//! PVF logging is on: stable2609 links sp-io's `logging` interface unchanged, so its value is
+//! the worker's `log::max_level()`, which the worker's tracing set-up derives from `RUST_LOG`
+//! (see docs/host-functions.md). A PVF can branch on it, so this is the reference's semantics
+//! even though it depends on the operator's log settings. (Later masters return `Off` unless
+//! PVF logging is enabled; stable2609 does not.)
 
 use super::{HostResult, HostState, RUNTIME_LOG_TARGET, read_fat, trap};
 use sp_core::{LogLevelFilter, RuntimeInterfaceLogLevel};
@@ -50,16 +56,14 @@ fn log_v1(
     Ok(())
 }
 
-/// The value `ext_logging_max_level_version_1` returns.
-pub(crate) fn max_level(logging_enabled: bool) -> i32 {
-    if !logging_enabled {
-        return u8::from(LogLevelFilter::Off).into();
-    }
+/// The value `ext_logging_max_level_version_1` returns: `log::max_level()` as sp-io maps it,
+/// independent of the PVF-logging switch (stable2609's semantics).
+pub(crate) fn max_level() -> i32 {
     u8::from(LogLevelFilter::from(log::max_level())).into()
 }
 
-fn max_level_v1(caller: Caller<'_, HostState>) -> HostResult<i32> {
-    Ok(max_level(caller.data().logging_enabled))
+fn max_level_v1(_caller: Caller<'_, HostState>) -> HostResult<i32> {
+    Ok(max_level())
 }
 
 pub(super) fn define(linker: &mut Linker<HostState>, name: &str) -> Result<bool, String> {
@@ -135,22 +139,34 @@ pub(super) mod tests {
     }
 
     #[test]
-    fn max_level_is_the_log_crates_when_enabled_and_off_when_disabled() {
+    fn max_level_is_the_log_crates_whether_or_not_pvf_logging_is_on() {
+        // stable2609: sp-io's `log::max_level()`, mapped; the PVF-logging switch only decides
+        // whether lines are printed. (Returning `Off` with logging off is a later master's.)
         let mut s = Scenario::new();
         s.call(MAX_LEVEL, vec![]);
         for (filter, expected) in [
             (log::LevelFilter::Off, 0),
+            (log::LevelFilter::Error, 1),
             (log::LevelFilter::Warn, 2),
-            (log::LevelFilter::Trace, 5),
             (log::LevelFilter::Info, 3),
+            (log::LevelFilter::Debug, 4),
+            (log::LevelFilter::Trace, 5),
         ] {
             log::set_max_level(filter);
+            // `differential` runs ours with logging on.
             let ours = differential(&s, &format!("{filter}"));
             assert_eq!(ours.results, vec![Ok(Some(expected))]);
+            let off = super::super::tests::run_ours(&s, false);
+            assert_eq!(
+                off.results,
+                vec![Ok(Some(expected))],
+                "{filter}, logging off"
+            );
             let (mut store, instance) = new_instance(false);
             assert_eq!(
                 call_ours(&mut store, &instance, MAX_LEVEL, &[]),
-                Ok(Some(0))
+                Ok(Some(expected)),
+                "{filter}"
             );
         }
         log::set_max_level(log::LevelFilter::Off);

@@ -17,25 +17,32 @@
 //! | `PassFatPointerAndDecode<T>` | `i64` | SCALE-decode a prefix (trailing bytes ignored); failure traps |
 //! | `AllocateAndReturnPointer<_, N>` | `i32` | allocate `N` bytes with the host allocator, write, return the pointer |
 //! | `AllocateAndReturnByCodec<T>` | `i64` | SCALE-encode, allocate, write, return a fat pointer |
+//! | `PassFatPointerAndWrite<&mut [u8]>` | `i64` | a zeroed buffer of the given length, written back whole after the call; out of bounds traps |
+//! | `PassFatPointerAndReadWrite<&mut [u8]>` | `i64` | read, then written back whole after the call; out of bounds traps |
 //!
 //! Where the reference panics inside a host function (an allocator error, a keystore call,
 //! `finish_batch_verify` without `start_batch_verify`), we trap with a message naming the cause.
 //!
 //! [`link`] links every import of a module: the PVF set with the implementations of the
 //! submodules, anything else in `env` as a trap naming itself, as the reference does with
-//! `allow_missing_func_imports`.
+//! `allow_missing_func_imports`. Which set a session links is a [`HostFunctionSet`]: the sp-io
+//! set, plus the RFC-163 elliptic-curve functions ([`ec_utils`]) when the session's executor
+//! parameters hold `EnabledHostFunction(EccRfc163)`.
 
 pub mod allocator;
 mod crypto;
+mod ec_utils;
 mod hashing;
 mod logging;
 mod misc;
 mod trie;
 
 #[cfg(test)]
+mod docs_tests;
+#[cfg(test)]
 mod tests;
 
-use pvf_common::host_function_signatures;
+pub use pvf_common::host_function_signatures::HostFunctionSet;
 use sc_allocator::FreeingBumpHeapAllocator;
 use std::collections::HashSet;
 use wasmtime::{
@@ -63,8 +70,8 @@ pub struct HostState {
     /// Store limits enforcing `memory_max_pages`; install with
     /// `store.limiter(|state| &mut state.limits)`.
     pub limits: StoreLimits,
-    /// Whether the PVF's log lines reach `tracing`. Off by default: then
-    /// `ext_logging_max_level_version_1` returns 0 (`Off`) and nothing is logged.
+    /// Whether the PVF's log lines reach `tracing`. Off by default: then nothing is logged.
+    /// It does not change what `ext_logging_max_level_version_1` returns (`log::max_level()`).
     pub logging_enabled: bool,
     /// The last message the PVF logged at error level (its panic message, if it panicked).
     pub last_error_log: Option<String>,
@@ -134,10 +141,15 @@ pub fn attach(store: &mut Store<HostState>, instance: &Instance) -> Result<(), S
     Ok(())
 }
 
-/// Links every import of `module` into `linker`: PVF host functions (signature-checked
-/// against [`host_function_signatures::PVF_HOST_FUNCTIONS`]) with their implementations, other
-/// `env` functions as traps naming themselves. Any non-`env` or non-function import fails.
-pub fn link(linker: &mut Linker<HostState>, module: &Module) -> Result<(), String> {
+/// Links every import of `module` into `linker`: the functions of `set` (signature-checked
+/// against [`pvf_common::host_function_signatures`]) with their implementations, other `env` functions as
+/// traps naming themselves. Any non-`env` or non-function import fails. Pre-checking and
+/// execution must pass the same `set` (`Semantics::host_functions`).
+pub fn link(
+    linker: &mut Linker<HostState>,
+    module: &Module,
+    set: HostFunctionSet,
+) -> Result<(), String> {
     // The reference checks every import before linking any, `module` before kind.
     for import in module.imports() {
         let (module_name, name) = (import.module(), import.name());
@@ -159,7 +171,7 @@ pub fn link(linker: &mut Linker<HostState>, module: &Module) -> Result<(), Strin
         let ExternType::Func(func_ty) = import.ty() else {
             unreachable!("checked above")
         };
-        let known = host_function_signatures::find(name);
+        let known = set.find(name);
         if let Some(sig) = known {
             let expected = func_type(&engine, sig);
             if !FuncType::eq(&expected, &func_ty) {
@@ -192,14 +204,15 @@ pub fn link(linker: &mut Linker<HostState>, module: &Module) -> Result<(), Strin
 }
 
 /// Defines the implementation of PVF host function `name` (of type `ty`); `false` if no
-/// submodule implements it.
+/// submodule implements it. Called only for names of the session's set.
 fn define(linker: &mut Linker<HostState>, name: &str, ty: &FuncType) -> Result<bool, String> {
     let defined = allocator::define(linker, name)?
         || hashing::define(linker, name)?
         || crypto::define(linker, name, ty)?
         || trie::define(linker, name)?
         || logging::define(linker, name)?
-        || misc::define(linker, name)?;
+        || misc::define(linker, name)?
+        || ec_utils::define(linker, name)?;
     Ok(defined)
 }
 

@@ -11,7 +11,7 @@
 
 use super::*;
 use pvf_common::engine::{Semantics, new_engine};
-use pvf_common::host_function_signatures::ValType;
+use pvf_common::host_function_signatures::{self, ValType};
 use sp_wasm_interface::{Function, FunctionContext, Pointer, Value};
 use std::sync::OnceLock;
 use wasmtime::{InstancePre, Val};
@@ -143,13 +143,13 @@ fn wasm_type(t: &ValType) -> &'static str {
     }
 }
 
-/// A module importing every PVF host function and exporting `call_<name>` for each.
+/// The set the harness links: every function we implement, RFC-163's included.
+pub(super) const TESTED: HostFunctionSet = HostFunctionSet::WITH_ECC_RFC163;
+
+/// A module importing every function of [`TESTED`] and exporting `call_<name>` for each.
 pub(super) fn all_functions_wat() -> String {
     let mut wat = String::from("(module\n");
-    for (i, f) in host_function_signatures::PVF_HOST_FUNCTIONS
-        .iter()
-        .enumerate()
-    {
+    for (i, f) in TESTED.functions().enumerate() {
         let params: String = f
             .params
             .iter()
@@ -167,10 +167,7 @@ pub(super) fn all_functions_wat() -> String {
     wat += &format!(
         "  (memory (export \"memory\") {INITIAL_PAGES})\n  (global (export \"__heap_base\") i32 (i32.const {HEAP_BASE}))\n"
     );
-    for (i, f) in host_function_signatures::PVF_HOST_FUNCTIONS
-        .iter()
-        .enumerate()
-    {
+    for (i, f) in TESTED.functions().enumerate() {
         let params: String = f
             .params
             .iter()
@@ -199,7 +196,7 @@ pub(super) fn instance_pre() -> &'static (Engine, InstancePre<HostState>) {
         let wasm = wat::parse_str(all_functions_wat()).unwrap();
         let module = Module::new(&engine, &wasm).unwrap();
         let mut linker = Linker::new(&engine);
-        link(&mut linker, &module).unwrap();
+        link(&mut linker, &module, TESTED).unwrap();
         let pre = linker.instantiate_pre(&module).unwrap();
         (engine, pre)
     })
@@ -362,8 +359,14 @@ pub(super) fn reference_functions() -> Vec<&'static dyn Function> {
     ) as sp_wasm_interface::HostFunctions>::host_functions()
 }
 
+/// The reference's RFC-163 functions (`HostFunctionsWithEcc` adds them to the set above).
+pub(super) fn reference_ecc_functions() -> Vec<&'static dyn Function> {
+    <sp_crypto_ec_utils::HostFunctionsRfc163 as sp_wasm_interface::HostFunctions>::host_functions()
+}
+
 fn run_reference(scenario: &Scenario, ext: &mut sp_io::TestExternalities) -> Outcome {
-    let functions = reference_functions();
+    let mut functions = reference_functions();
+    functions.extend(reference_ecc_functions());
     let mut ctx = RefContext::new();
     for (ptr, bytes) in &scenario.writes {
         ctx.write_memory(Pointer::new(*ptr), bytes).unwrap();
@@ -460,17 +463,14 @@ fn the_table_is_exactly_the_reference_set_with_the_same_signatures() {
 fn every_pvf_host_function_links_with_its_table_signature() {
     // `instance_pre` links a module importing the whole table; wasmtime checks each type.
     let (_, pre) = instance_pre();
-    assert_eq!(
-        pre.module().imports().len(),
-        host_function_signatures::PVF_HOST_FUNCTIONS.len()
-    );
+    assert_eq!(pre.module().imports().len(), TESTED.functions().count());
 }
 
 fn link_wat(wat: &str) -> Result<InstancePre<HostState>, String> {
     let (engine, _) = instance_pre();
     let module = Module::new(engine, wat::parse_str(wat).unwrap()).unwrap();
     let mut linker = Linker::new(engine);
-    link(&mut linker, &module)?;
+    link(&mut linker, &module, HostFunctionSet::BASE)?;
     linker
         .instantiate_pre(&module)
         .map_err(|e| format!("{e:#}"))
