@@ -14,6 +14,7 @@ mod corpus;
 mod execute;
 mod execute_in_process;
 mod execute_worker;
+mod host_functions_ecc;
 mod prepare;
 mod process_faults;
 mod security_attacks;
