@@ -85,6 +85,12 @@ pub struct Config {
     /// Forward PVF log lines (`ext_logging_log`) to the log. Off by default, as in the newest
     /// reference: parachains can spam validator logs.
     pub pvf_logging: bool,
+    /// The log filter workers get in `RUST_LOG`. It decides more than logs: a PVF reads the
+    /// resulting maximum level through `ext_logging_max_level_version_1` and may branch on it,
+    /// as in stable2609, whose host passes the node's log directives (`info` and the node's
+    /// `-l`/`RUST_LOG` ones). A node should pass its own; the default is
+    /// [`default_worker_log_directives`].
+    pub worker_log_directives: String,
     /// Execute workers keep the deserialised artifact between jobs (default on). Off costs a
     /// read, checksum and deserialisation of the artifact per execution, as in the reference.
     pub execute_module_cache: bool,
@@ -115,12 +121,22 @@ impl Config {
             parallel_compilation: true,
             execute_workers_max_num: 4,
             pvf_logging: false,
+            worker_log_directives: default_worker_log_directives(),
             execute_module_cache: true,
             artifacts_cleanup: ArtifactsCleanupConfig::default(),
             cleanup_pulse_interval: Duration::from_secs(3600),
             retry: RetryPolicy::default(),
             secure_validator_mode: true,
         }
+    }
+}
+
+/// What a node started without log options gives its workers in the reference: `info`,
+/// then this process's `RUST_LOG` directives, if any.
+pub fn default_worker_log_directives() -> String {
+    match std::env::var(pvf_common::WORKER_ENV_KEEP) {
+        Ok(user) if !user.is_empty() => format!("info,{user}"),
+        _ => "info".to_string(),
     }
 }
 
@@ -451,6 +467,7 @@ fn start_actors(
         cache_path: config.cache_path.clone(),
         spawn_timeout: config.prepare_worker_spawn_timeout,
         expected_worker_version: config.expected_worker_version,
+        log_directives: Some(config.worker_log_directives),
         security_status,
         parallel_compilation: config.parallel_compilation,
     });

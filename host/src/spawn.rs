@@ -42,6 +42,9 @@ pub struct WorkerSpawnConfig {
     pub security_status: SecurityStatus,
     /// Prepare workers compile `Compilation` jobs on all cores.
     pub parallel_compilation: bool,
+    /// The worker's `RUST_LOG`, which also sets the level `ext_logging_max_level` reports;
+    /// `None` passes on this process's.
+    pub log_directives: Option<String>,
 }
 
 /// Why a worker could not be started. Every variant is retried by the pool after a back-off.
@@ -286,6 +289,9 @@ pub async fn spawn_worker(
         .arg(&socket_path)
         .arg(WORKER_DIR_PATH_FLAG)
         .arg(worker_dir.path());
+    if let Some(directives) = &config.log_directives {
+        command.env(WORKER_ENV_KEEP, directives);
+    }
     if let Some(version) = &config.expected_worker_version {
         command.arg(NODE_IMPL_VERSION_FLAG).arg(version);
     }
@@ -415,7 +421,18 @@ mod tests {
             expected_worker_version: Some("1.0.0+build.ours".into()),
             security_status: SecurityStatus::default(),
             parallel_compilation: false,
+            log_directives: Some("info,parachain=debug".into()),
         }
+    }
+
+    #[tokio::test]
+    async fn workers_get_the_configured_log_directives() {
+        let cache = tempfile::tempdir().unwrap();
+        let seen = cache.path().join("rust_log");
+        let script = format!("printf %s \"$RUST_LOG\" > '{}'; exit 3", seen.display());
+        let _ = spawn_prepare_worker(&shell_worker(cache.path(), &script)).await;
+        let directives = std::fs::read_to_string(&seen).unwrap();
+        assert_eq!(directives, "info,parachain=debug");
     }
 
     #[tokio::test]

@@ -137,6 +137,7 @@ fn main() {
             expected_worker_version: None,
             security_status: status,
             parallel_compilation: false,
+            log_directives: None,
         };
         let (mut spawn, mut first, mut jobs) =
             runtime.block_on(measure_worker(&config, cache.path()));

@@ -318,3 +318,32 @@ async fn backing_jobs_whose_relay_parent_left_the_view_are_dropped() {
         Err(ValidationError::Invalid(_))
     ));
 }
+
+/// The level `ext_logging_max_level_version_1` reports is the workers' log filter, as in
+/// stable2609, whose workers get the node's directives (`info` unless told otherwise).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pvf_reads_the_log_level_the_node_gives_its_workers() {
+    let _process = pvf_tests::sharing_the_process();
+    let code = pvf_tests::test_pvf("reports-log-level.wat");
+    let params = pvf_tests::empty_validation_params();
+    let reported_level = |directives: &str| {
+        let (code, params) = (code.clone(), params.clone());
+        let directives = directives.to_string();
+        async move {
+            let cache = tempfile::tempdir().unwrap();
+            let mut config = Config::new(cache.path().into(), WORKER.into());
+            config.worker_log_directives = directives;
+            let host = pvf_tests::start_host_with(config);
+            let result = execute(&host, &code, &params, Duration::from_secs(10))
+                .await
+                .expect("valid");
+            // The head data is the first field: compact length 1, then the level.
+            assert_eq!(&result[..1], &[4]);
+            result[1]
+        }
+    };
+    // LogLevelFilter: 0 Off, 1 Error, 2 Warn, 3 Info, 4 Debug, 5 Trace.
+    assert_eq!(reported_level("info").await, 3);
+    assert_eq!(reported_level("info,parachain=trace").await, 5);
+    assert_eq!(reported_level("off").await, 0);
+}

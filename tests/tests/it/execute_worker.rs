@@ -29,6 +29,7 @@ async fn sandboxed_execute_worker(cache: &Path) -> (IdleWorker, WorkerHandle) {
         expected_worker_version: None,
         security_status,
         parallel_compilation: false,
+        log_directives: None,
     };
     spawn_execute_worker(
         &config,
