@@ -10,6 +10,7 @@
 //! ```
 
 mod chaos;
+mod conformance;
 mod corpus;
 mod execute;
 mod execute_in_process;

@@ -83,7 +83,8 @@ pub fn params_from_hex(
 pub fn stable_substring(message: &str) -> Option<String> {
     let (_, rest) = message.split_once("cannot deserialize module: ")?;
     let end = rest.find(['\\', '"']).unwrap_or(rest.len());
-    Some(rest[..end].to_string()).filter(|s| !s.is_empty())
+    let stable = rest[..end].trim_end_matches('(');
+    Some(stable.to_string()).filter(|s| !s.is_empty())
 }
 
 /// Every input under `dir`: `*.wat` and `*.wasm` files, recursively; files under a directory
