@@ -3,6 +3,7 @@
 pub mod adder;
 pub mod attack;
 pub mod chaos;
+pub mod conformance;
 pub mod garbage;
 
 use pvf_common::{

@@ -5,9 +5,7 @@
 //! refreshes that file). Also the post-MVP opcodes that must fail prevalidation whatever the
 //! executor parameters, end to end.
 
-#[path = "../../src/bin/conformance/suite.rs"]
-#[allow(dead_code)]
-mod suite;
+use pvf_tests::conformance as suite;
 
 use pvf_common::{ExecutorParam, ExecutorParams, PrepareError, PrepareJobKind};
 use pvf_host::Config;

@@ -13,9 +13,7 @@
 //! Verdict lines are `kind <TAB> name <TAB> class <TAB> message`. Our host uses the
 //! `test-worker` next to this binary (or `$PVF_WORKER`).
 
-#[allow(dead_code)] // shared with tests/tests/it/conformance.rs, which uses the rest
-mod suite;
-
+use pvf_tests::conformance as suite;
 use std::{
     collections::BTreeMap,
     ffi::OsStr,

@@ -1,7 +1,7 @@
 //! The differential conformance suite (tests/conformance): its inputs, the verdict classes
 //! both hosts are compared by, the recorded reference verdicts, and a run through our host.
 //! Shared by the `conformance` binary (tools/conformance.sh) and the integration test
-//! tests/tests/it/conformance.rs, which includes this file by path.
+//! tests/tests/it/conformance.rs.
 
 use parity_scale_codec::Encode;
 use pvf_common::{
@@ -405,7 +405,7 @@ pub async fn run_ours(
     exec_timeout: Duration,
 ) -> Vec<Verdict> {
     let prechecks = inputs.iter().map(|input| async move {
-        let pvf = pvf_tests::pvf(
+        let pvf = crate::pvf(
             input.code.clone(),
             PrepareJobKind::Prechecking,
             PREP_TIMEOUT,
@@ -416,12 +416,12 @@ pub async fn run_ours(
     let mut verdicts = futures::future::join_all(prechecks).await;
     let executions = inputs.iter().flat_map(|input| {
         input.vectors.iter().map(move |(name, params)| async move {
-            let pvf = pvf_tests::pvf(
+            let pvf = crate::pvf(
                 input.code.clone(),
                 PrepareJobKind::Compilation,
                 PREP_TIMEOUT,
             );
-            let (pvd, pov) = pvf_tests::adder::pvd_pov(params);
+            let (pvd, pov) = crate::adder::pvd_pov(params);
             let result = host
                 .execute_pvf(pvf, exec_timeout, pvd, pov, PvfExecKind::Approval)
                 .await
