@@ -1,0 +1,9 @@
+//! Candidate validation over the PVF host: what the reference's `candidate-validation`
+//! subsystem decides between a node and its PVF host, so that a node embeds one thing.
+//!
+//! Work in progress (issue 12). So far: [`policy`], the pure decisions that make a vote —
+//! timeouts per kind from the session's executor parameters, the retry policy of approvals
+//! and disputes, and the final mapping of an execution error to invalid or abstain. The
+//! actor over `ValidationHost`, the checks before and after execution, and the CLI come next.
+
+pub mod policy;
