@@ -87,7 +87,8 @@ pub struct PruneBacking {
 }
 
 /// Sent to the host when a job's artifact must be prepared again (it failed to instantiate,
-/// is corrupted, or vanished). The host removes it, prepares it, and enqueues the job again.
+/// is corrupted, or vanished). The host removes it, then prepares it and enqueues the job
+/// again, or, for a backing job, answers it with `answer_instead`.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ArtifactNeedsPreparation {
@@ -95,6 +96,9 @@ pub struct ArtifactNeedsPreparation {
     pub job: ExecuteJob,
     /// Whether the file should be deleted (it exists but is bad).
     pub remove_file: bool,
+    /// Answer the job with this error instead of running it again: backing jobs are never
+    /// retried, as in the reference (polkadot-sdk #2182); the next request prepares anew.
+    pub answer_instead: Option<ValidationError>,
 }
 
 /// Starts execute workers: real processes, or fakes in tests.
@@ -311,6 +315,15 @@ impl ExecuteQueue {
     ) {
         let (keep, exec) = match outcome {
             Ok(JobOutcome::Ran { worker, result }) => (worker, result),
+            Ok(JobOutcome::Unreached) if job.kind.backing_relay_parent().is_some() => {
+                // Backing gets one attempt, as in the reference, where a worker that cannot
+                // be reached is an ambiguous death.
+                self.retire(worker);
+                let _ = job.result_tx.send(Err(ValidationError::PossiblyInvalid(
+                    pvf_common::execute::PossiblyInvalidError::AmbiguousWorkerDeath,
+                )));
+                return;
+            }
             Ok(JobOutcome::Unreached) => {
                 // The worker was gone before the job began: not the candidate's fault, run it again.
                 self.retire(worker);
@@ -343,8 +356,17 @@ impl ExecuteQueue {
         match exec.artifact {
             ArtifactVerdict::Reprepare | ArtifactVerdict::Missing if !job.reprepared => {
                 let remove_file = exec.artifact == ArtifactVerdict::Reprepare;
-                self.host
-                    .do_send(ArtifactNeedsPreparation { job, remove_file });
+                // A vanished file is ours to fix, so even backing prepares it again; a bad
+                // artifact is the candidate's possibly-invalid verdict, retried only outside
+                // backing.
+                let answer_instead = (remove_file && job.kind.backing_relay_parent().is_some())
+                    .then(|| exec.result.err())
+                    .flatten();
+                self.host.do_send(ArtifactNeedsPreparation {
+                    job,
+                    remove_file,
+                    answer_instead,
+                });
             }
             _ => {
                 let _ = job.result_tx.send(exec.result);

@@ -239,6 +239,40 @@ async fn an_unreached_worker_is_retired_and_the_job_runs_again_on_a_new_one() {
 }
 
 #[actix_rt::test]
+async fn an_unreached_worker_in_backing_is_an_ambiguous_death_not_a_second_attempt() {
+    let mut h = Harness::new(1);
+    h.script(1, Script::Unreached);
+    let (j1, rx1) = job(1, params_b(), PvfExecKind::Backing([1; 32]));
+    h.enqueue(j1);
+    let w1 = h.expect_spawn(params_b()).await;
+    h.expect_event(Event::Run(w1, artifact_path(1))).await;
+    assert_eq!(
+        result_of(rx1).await,
+        Err(ValidationError::PossiblyInvalid(
+            PossiblyInvalidError::AmbiguousWorkerDeath
+        ))
+    );
+    h.expect_event(Event::Retire(w1)).await;
+    h.expect_no_event().await;
+    h.expect_no_host_message().await;
+}
+
+#[actix_rt::test]
+async fn a_reprepare_verdict_in_backing_asks_the_host_to_answer_not_to_rerun() {
+    let mut h = Harness::new(1);
+    h.script(1, Script::Reprepare);
+    let (j1, mut rx1) = job(1, params_a(), PvfExecKind::Backing([1; 32]));
+    h.enqueue(j1);
+    let w = h.expect_spawn(params_a()).await;
+    h.expect_event(Event::Run(w, artifact_path(1))).await;
+    let msg = h.next_host_message().await;
+    assert!(msg.remove_file);
+    assert_eq!(msg.answer_instead, Some(runtime_construction()));
+    assert_unanswered(&mut rx1);
+    h.expect_no_event().await;
+}
+
+#[actix_rt::test]
 async fn a_lost_reply_answers_ambiguous_worker_death_and_retires_the_worker() {
     let mut h = Harness::new(1);
     h.script(1, Script::NoReply);
@@ -269,6 +303,10 @@ async fn a_reprepare_verdict_goes_to_the_host_unless_the_job_was_already_reprepa
     assert!(msg.remove_file, "a bad artifact file should be removed");
     assert_eq!(msg.job.artifact_path, artifact_path(1));
     assert!(!msg.job.reprepared);
+    assert_eq!(
+        msg.answer_instead, None,
+        "approvals are prepared again and rerun"
+    );
     assert_unanswered(&mut rx1);
 
     // The host prepared it again and enqueues the same job: the worker was kept.

@@ -416,6 +416,10 @@ impl HostActor {
             }
             self.report_cache_usage();
         }
+        if let Some(error) = msg.answer_instead {
+            let _ = job.result_tx.send(Err(error));
+            return;
+        }
         let request = ExecutePvf {
             pvf: job.pvf,
             exec_timeout: job.exec_timeout,

@@ -10,7 +10,7 @@ use crate::{
 use pvf_common::{
     ArtifactChecksum, PrepareStats,
     engine::EngineFingerprint,
-    execute::{HeadData, InternalValidationError, ValidationResult},
+    execute::{HeadData, InternalValidationError, PossiblyInvalidError, ValidationResult},
 };
 use tokio::sync::mpsc;
 
@@ -368,6 +368,7 @@ async fn a_bad_artifact_found_by_execution_is_prepared_again_once() {
     h.host.do_send(ArtifactNeedsPreparation {
         job,
         remove_file: true,
+        answer_instead: None,
     });
     h.expect_enqueue(1, Priority::Critical).await;
     assert!(!first.path.exists(), "the bad artifact is deleted at once");
@@ -387,6 +388,29 @@ async fn a_bad_artifact_found_by_execution_is_prepared_again_once() {
         hrmp_watermark: 0,
     }));
     assert!(answer(exec).await.is_ok());
+}
+
+#[actix_rt::test]
+async fn a_bad_artifact_found_by_backing_is_forgotten_and_the_job_answered_not_rerun() {
+    let mut h = Builder::new().build();
+    let exec = h.execute(1, PvfExecKind::Backing(RELAY_PARENT_LIVE));
+    h.expect_enqueue(1, Priority::Normal).await;
+    let first = h.conclude_ok(1);
+    let job = h.expect_execution().await;
+    let error =
+        ValidationError::PossiblyInvalid(PossiblyInvalidError::RuntimeConstruction("bad".into()));
+    h.host.do_send(ArtifactNeedsPreparation {
+        job,
+        remove_file: true,
+        answer_instead: Some(error.clone()),
+    });
+    assert_eq!(answer(exec).await, Err(error));
+    assert!(!first.path.exists(), "the bad artifact is deleted at once");
+    h.expect_no_enqueue().await;
+    h.expect_no_execution().await;
+    // The next request prepares it again.
+    let _again = h.execute(1, PvfExecKind::Backing(RELAY_PARENT_LIVE));
+    h.expect_enqueue(1, Priority::Normal).await;
 }
 
 #[actix_rt::test]
