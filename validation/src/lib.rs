@@ -3,7 +3,10 @@
 //!
 //! Work in progress (issue 12). So far: [`policy`], the pure decisions that make a vote —
 //! timeouts per kind from the session's executor parameters, the retry policy of approvals
-//! and disputes, and the final mapping of an execution error to invalid or abstain. The
-//! actor over `ValidationHost`, the checks before and after execution, and the CLI come next.
+//! and disputes, and the final mapping of an execution error to invalid or abstain — and
+//! [`retry`], which runs an execution under that policy against any [`retry::ValidationBackend`]
+//! (the host, or a fake in tests). The actor, the checks before and after execution, and the
+//! CLI come next.
 
 pub mod policy;
+pub mod retry;
