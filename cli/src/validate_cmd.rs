@@ -7,25 +7,27 @@
 use clap::{Args, ValueEnum};
 use parity_scale_codec::{Decode, Encode};
 use pvf_common::{
-    ExecutorParams, PrepareJobKind, PvfPrepData,
+    ExecutorParams, PrepareJobKind, PvfPrepData, PvfPrepKind,
     blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
     execute::{PersistedValidationData, PoV, ValidationError, ValidationParams, ValidationResult},
-    executor_params::{
-        DEFAULT_APPROVAL_EXECUTION_TIMEOUT, DEFAULT_BACKING_EXECUTION_TIMEOUT,
-        DEFAULT_LENIENT_PREPARATION_TIMEOUT,
-    },
 };
 use pvf_host::{Config, execute::lanes::PvfExecKind};
+use pvf_validation::{
+    policy::{self, FinalOutcome},
+    retry::timeout_kind,
+};
 use serde_json::json;
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 /// Which execution timeout and lane to use.
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub enum Kind {
-    /// Backing: 2 s by default.
+    /// Backing: the session's backing timeout, 2 s by default.
     Backing,
-    /// Approval: 12 s by default.
+    /// Approval: the session's approval timeout, 12 s by default.
     Approval,
+    /// Dispute: the approval timeout, in the dispute lane.
+    Dispute,
 }
 
 /// Arguments of `pvf validate`.
@@ -42,12 +44,18 @@ pub struct ValidateArgs {
     /// SCALE-encoded `PoV`, as hex or a file (with --pvd).
     #[arg(long, requires = "pvd")]
     pub pov: Option<String>,
-    /// CPU-time limit of the execution, in seconds [default: by --kind].
+    /// CPU-time limit of the execution, in seconds [default: the session's for --kind, else
+    /// the reference's default].
     #[arg(long)]
     pub timeout: Option<f64>,
-    /// Backing or approval.
+    /// Backing, approval or dispute.
     #[arg(long, value_enum, default_value_t = Kind::Approval)]
     pub kind: Kind,
+    /// The session's SCALE-encoded `ExecutorParams`, as hex (0x…) or a file [default: none].
+    /// They decide the preparation and execution timeouts, the memory and stack limits and
+    /// the host functions (e.g. RFC-163's), as on chain.
+    #[arg(long)]
+    pub executor_params: Option<String>,
     /// A standalone `pvf-worker` executable to use instead of this binary.
     #[arg(long)]
     pub workers_path: Option<PathBuf>,
@@ -118,8 +126,15 @@ fn error_json(error: &ValidationError) -> (serde_json::Value, u8) {
         ValidationError::Internal(_) => ("internal-error", 2),
         ValidationError::ExecutionDeadline => ("execution-deadline", 2),
     };
+    // The vote the reference would cast on this error once its retries are spent.
+    let vote = match policy::final_outcome(error.clone()) {
+        FinalOutcome::Invalid(reason) => {
+            json!({ "vote": "invalid", "reason": format!("{reason:?}") })
+        }
+        FinalOutcome::Abstain(reason) => json!({ "vote": "abstain", "reason": reason }),
+    };
     (
-        json!({ "verdict": class, "error": error.to_string() }),
+        json!({ "verdict": class, "error": error.to_string(), "final": vote }),
         code,
     )
 }
@@ -139,18 +154,21 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
     let code =
         std::fs::read(&args.pvf).map_err(|e| format!("cannot read {}: {e}", args.pvf.display()))?;
     let (pvd, pov) = inputs(&args)?;
-    let (kind, default_timeout) = match args.kind {
-        Kind::Backing => (
-            PvfExecKind::Backing([0; 32]),
-            DEFAULT_BACKING_EXECUTION_TIMEOUT,
-        ),
-        Kind::Approval => (PvfExecKind::Approval, DEFAULT_APPROVAL_EXECUTION_TIMEOUT),
+    let executor_params: ExecutorParams = match &args.executor_params {
+        Some(value) => decode("--executor-params", &read_input(value)?)?,
+        None => ExecutorParams::new(),
+    };
+    let kind = match args.kind {
+        Kind::Backing => PvfExecKind::Backing([0; 32]),
+        Kind::Approval => PvfExecKind::Approval,
+        Kind::Dispute => PvfExecKind::Dispute,
     };
     let timeout = match args.timeout {
         Some(s) if s > 0.0 && s.is_finite() => Duration::from_secs_f64(s),
         Some(_) => return Err("--timeout must be a positive number of seconds".into()),
-        None => default_timeout,
+        None => policy::exec_timeout(&executor_params, timeout_kind(kind)),
     };
+    let prep_timeout = policy::prep_timeout(&executor_params, PvfPrepKind::Prepare);
     let (program, prefix) = crate::prepare_cmd::worker_program(args.workers_path.as_ref())?;
     let cache = tempfile::Builder::new()
         .prefix("pvf-cache-")
@@ -162,8 +180,8 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
     let host = pvf_host::start(config).map_err(|e| e.to_string())?;
     let pvf = PvfPrepData::from_code(
         code,
-        ExecutorParams::new(),
-        DEFAULT_LENIENT_PREPARATION_TIMEOUT,
+        executor_params,
+        prep_timeout,
         PrepareJobKind::Compilation,
         DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
     );

@@ -290,3 +290,41 @@ fn cache_list_verify_and_prune() {
     let (code, _) = cache_cmd(&["prune"]);
     assert_eq!(code, Some(2), "nothing to prune by is an error");
 }
+
+#[test]
+fn validate_takes_its_timeout_from_the_sessions_executor_params() {
+    let dir = tempfile::tempdir().unwrap();
+    let looping = dir.path().join("loop.wasm");
+    std::fs::write(&looping, pvf_tests::test_pvf("endless-loop.wat")).unwrap();
+    let empty_params =
+        "0x0000010000000000000000000000000000000000000000000000000000000000000000000000";
+    // ExecutorParams [PvfExecTimeout(Backing, 300 ms)]: variant 6, kind 0, u64 LE.
+    let session = "0x0406002c01000000000000";
+    let validate = |extra: &[&str]| {
+        let mut args = vec![
+            "validate",
+            looping.to_str().unwrap(),
+            "--params",
+            empty_params,
+        ];
+        args.extend_from_slice(extra);
+        let started = std::time::Instant::now();
+        let output = Command::new(PVF).args(&args).output().unwrap();
+        (output, started.elapsed())
+    };
+    let (output, took) = validate(&["--kind", "backing", "--executor-params", session]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("hard timeout") && stdout.contains("\"vote\": \"invalid\""));
+    // The default would have let the loop burn 2 s of CPU time, hence at least 2 s of wall
+    // time; the session's 300 ms stopped it sooner (start-up included).
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+
+    let (output, _) = validate(&["--executor-params", "0x0406"]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--executor-params does not decode"),
+        "{stderr}"
+    );
+}
