@@ -5,8 +5,10 @@
 //! timeouts per kind from the session's executor parameters, the retry policy of approvals
 //! and disputes, and the final mapping of an execution error to invalid or abstain — and
 //! [`retry`], which runs an execution under that policy against any [`retry::ValidationBackend`]
-//! (the host, or a fake in tests). The actor, the checks before and after execution, and the
-//! CLI come next.
+//! (the host, or a fake in tests), and [`checks`], the checks of a candidate against what
+//! its descriptor commits to, before and after execution. The actor, descriptor decoding and
+//! the CLI's candidate input come next.
 
+pub mod checks;
 pub mod policy;
 pub mod retry;
