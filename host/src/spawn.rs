@@ -300,9 +300,11 @@ pub async fn spawn_worker(
         program: config.program.clone(),
         err,
     })?;
-    let stdout = child.stdout.take().and_then(stdout_receiver);
-    let mut handle = WorkerHandle { child, stdout };
-    let mut stdout = handle.stdout.take();
+    let mut stdout = child.stdout.take().and_then(stdout_receiver);
+    let mut handle = WorkerHandle {
+        child,
+        stdout: None,
+    };
     // A worker that exits at start is noticed at once, not after the spawn timeout.
     let accepted = tokio::select! {
         accepted = tokio::time::timeout(config.spawn_timeout, listener.accept()) => accepted,

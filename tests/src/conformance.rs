@@ -160,21 +160,9 @@ fn block_data_of(text: &str) -> Vec<u8> {
 
 const HEADER: &[u8] = b"\0asm\x01\0\0\0";
 
-fn leb(mut n: u64, out: &mut Vec<u8>) {
-    loop {
-        let byte = (n & 0x7f) as u8;
-        n >>= 7;
-        if n == 0 {
-            out.push(byte);
-            return;
-        }
-        out.push(byte | 0x80);
-    }
-}
-
 fn section(id: u8, payload: &[u8]) -> Vec<u8> {
     let mut out = vec![id];
-    leb(payload.len() as u64, &mut out);
+    crate::leb128(payload.len() as u64, &mut out);
     out.extend_from_slice(payload);
     out
 }
@@ -211,10 +199,10 @@ pub fn generated() -> Vec<(&'static str, Vec<u8>)> {
     // type 0 = func () -> (); one function of type 0 whose body declares 2^32 - 1 locals.
     let huge_locals = {
         let mut body = vec![1];
-        leb(u32::MAX as u64, &mut body);
+        crate::leb128(u32::MAX as u64, &mut body);
         body.extend_from_slice(&[0x7f, 0x0b]);
         let mut code = vec![1];
-        leb(body.len() as u64, &mut code);
+        crate::leb128(body.len() as u64, &mut code);
         code.extend_from_slice(&body);
         module(&[
             section(1, &[1, 0x60, 0, 0]),
@@ -373,7 +361,7 @@ pub fn class_of(debug: &str) -> String {
 pub fn precheck_verdict(name: &str, result: &PrecheckResult) -> Verdict {
     let (class, message) = match result {
         Ok(()) => ("ok".to_string(), String::new()),
-        Err(e) => (class_of(&format!("{e:?}")), format!("{e:?}")),
+        Err(e) => (crate::error_kind(e).to_string(), format!("{e:?}")),
     };
     verdict("precheck", name, class, message)
 }

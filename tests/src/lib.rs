@@ -170,26 +170,28 @@ pub fn start_host_with(config: Config) -> ValidationHost {
     pvf_host::start(config).unwrap_or_else(|e| panic!("the host does not start: {e}"))
 }
 
+/// Appends `n` as unsigned LEB128, the wasm binary format's integer encoding.
+pub fn leb128(mut n: u64, out: &mut Vec<u8>) {
+    loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 /// `code` with a custom section appended: the same module, another code hash.
 pub fn with_custom_section(code: &[u8], name: &str, payload: &[u8]) -> Vec<u8> {
-    fn leb128(mut n: usize, out: &mut Vec<u8>) {
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                return;
-            }
-            out.push(byte | 0x80);
-        }
-    }
     let mut body = Vec::new();
-    leb128(name.len(), &mut body);
+    leb128(name.len() as u64, &mut body);
     body.extend_from_slice(name.as_bytes());
     body.extend_from_slice(payload);
     let mut out = code.to_vec();
     out.push(0); // custom section id
-    leb128(body.len(), &mut out);
+    leb128(body.len() as u64, &mut out);
     out.extend_from_slice(&body);
     out
 }
