@@ -21,7 +21,19 @@ pub struct BlockData(pub Vec<u8>);
 pub struct ValidationCode(pub Vec<u8>);
 
 /// What `validate_block` receives, SCALE-encoded in its linear memory.
-#[derive(Clone, Debug, Encode, Decode, PartialEq, Eq)]
+///
+/// The four fields encode as the reference's `ValidationParams`; the [`extension`] is appended
+/// after them only when present, exactly as the reference's execute worker appends a
+/// `TrailingOption<ValidationParamsExtension>`: `None` adds no byte (so a V1/V2 candidate's PVF
+/// gets the bytes it always got), `Some` adds the extension's own encoding, with no `Option`
+/// tag. Decoding reads an extension only if input remains after the four fields.
+///
+/// Because of that, this type is not self-delimiting: it must be the whole of what is decoded,
+/// never a field of a larger SCALE value (a decoder would take the bytes after it for an
+/// extension).
+///
+/// [`extension`]: ValidationParams::extension
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidationParams {
     /// The parent head.
     pub parent_head: HeadData,
@@ -31,6 +43,74 @@ pub struct ValidationParams {
     pub relay_parent_number: u32,
     /// The relay-parent storage root.
     pub relay_parent_storage_root: [u8; 32],
+    /// The extension of a V3 candidate descriptor; `None` for V1, V2 and unknown versions.
+    pub extension: Option<ValidationParamsExtension>,
+}
+
+impl Encode for ValidationParams {
+    fn size_hint(&self) -> usize {
+        self.parent_head.size_hint()
+            + self.block_data.size_hint()
+            + self.relay_parent_number.size_hint()
+            + self.relay_parent_storage_root.size_hint()
+            + self.extension.as_ref().map_or(0, Encode::size_hint)
+    }
+
+    fn encode_to<T: parity_scale_codec::Output + ?Sized>(&self, dest: &mut T) {
+        self.parent_head.encode_to(dest);
+        self.block_data.encode_to(dest);
+        self.relay_parent_number.encode_to(dest);
+        self.relay_parent_storage_root.encode_to(dest);
+        // The reference's `TrailingOption`: nothing for `None`, no tag for `Some`.
+        if let Some(extension) = &self.extension {
+            extension.encode_to(dest);
+        }
+    }
+}
+
+impl parity_scale_codec::EncodeLike for ValidationParams {}
+
+impl Decode for ValidationParams {
+    fn decode<I: parity_scale_codec::Input>(
+        input: &mut I,
+    ) -> Result<Self, parity_scale_codec::Error> {
+        let parent_head = HeadData::decode(input)?;
+        let block_data = BlockData::decode(input)?;
+        let relay_parent_number = u32::decode(input)?;
+        let relay_parent_storage_root = <[u8; 32]>::decode(input)?;
+        // As the reference's `TrailingOption::decode`: an extension only if input remains (an
+        // input of unknown length is tried).
+        let extension = match input.remaining_len()? {
+            Some(0) => None,
+            _ => Some(ValidationParamsExtension::decode(input)?),
+        };
+        Ok(Self {
+            parent_head,
+            block_data,
+            relay_parent_number,
+            relay_parent_storage_root,
+            extension,
+        })
+    }
+}
+
+/// The reference's `ValidationParamsExtension` (polkadot-parachain-primitives 24): what a
+/// candidate of descriptor version V3 or later adds to the [`ValidationParams`] its PVF
+/// receives. It is a consensus input: every validator must hand the PVF the same bytes, so
+/// the variant index is the descriptor version (`V3` encodes as `0x03` followed by the two
+/// hashes, 65 bytes), exactly as the reference encodes it. A PVF that does not know a variant
+/// fails to decode its input, which the reference intends: a parachain upgrades its PVF to
+/// use a new descriptor version.
+#[derive(Clone, Copy, Debug, Encode, Decode, PartialEq, Eq)]
+pub enum ValidationParamsExtension {
+    /// A V3 descriptor's relay parent and scheduling parent.
+    #[codec(index = 3)]
+    V3 {
+        /// The relay-parent block hash.
+        relay_parent: [u8; 32],
+        /// The scheduling-parent block hash (may differ from the relay parent in V3).
+        scheduling_parent: [u8; 32],
+    },
 }
 
 /// A message to another parachain.
@@ -105,6 +185,8 @@ pub struct ExecuteRequest {
     pub execution_timeout: Duration,
     /// The checksum the artifact must have.
     pub artifact_checksum: ArtifactChecksum,
+    /// Appended to the PVF's [`ValidationParams`] (V3 candidate descriptors only).
+    pub params_extension: Option<ValidationParamsExtension>,
 }
 
 /// What the job reports about the candidate.
@@ -279,6 +361,7 @@ impl From<PrepareError> for ValidationError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use parity_scale_codec::DecodeAll;
 
     /// The adder vector `genesis_add_512` from the shared corpus, written down here so the test
     /// needs no corpus: the encoding must match polkadot-parachain-primitives.
@@ -294,6 +377,7 @@ mod tests {
             block_data: BlockData(hex::decode("00000000000000000002000000000000").unwrap()),
             relay_parent_number: 1,
             relay_parent_storage_root: [0; 32],
+            extension: None,
         };
         let golden = concat!(
             "21010000000000000000000000000000000000000000000000000000000000000000000000000000",
@@ -302,6 +386,12 @@ mod tests {
             "00000000000000",
         );
         assert_eq!(hex::encode(params.encode()), golden);
+        assert_eq!(params.encoded_size(), golden.len() / 2);
+        assert_eq!(
+            ValidationParams::decode_all(&mut &hex::decode(golden).unwrap()[..]),
+            Ok(params),
+            "no byte after the four fields: no extension"
+        );
         let result_hex = concat!(
             "21010100000000000000804df47c526d888b3f52091df4e253c821e9991ec88e342722cc485fda31",
             "747ea88d962ceb769d13dd202a8b8478e3a3f9d762a5702f76db9fd33d9f6af919ea000000000000",
@@ -312,6 +402,68 @@ mod tests {
         assert_eq!(result.hrmp_watermark, 1);
         assert!(result.new_validation_code.is_none() && result.upward_messages.is_empty());
         assert_eq!(hex::encode(result.encode()), result_hex);
+    }
+
+    /// A V3 candidate's params, written down byte by byte from the reference's layout
+    /// (polkadot-parachain-primitives 24 `ValidationParams` then `ValidationParamsExtension::V3`
+    /// as a `TrailingOption`): the four fields as ever, then the variant index 3 and the two
+    /// hashes, with no `Option` tag.
+    #[test]
+    fn a_v3_extension_is_appended_after_the_params_as_the_reference_does() {
+        let params = ValidationParams {
+            parent_head: HeadData(vec![0xaa, 0xbb]),
+            block_data: BlockData(vec![0x01]),
+            relay_parent_number: 7,
+            relay_parent_storage_root: [0x11; 32],
+            extension: Some(ValidationParamsExtension::V3 {
+                relay_parent: [0x22; 32],
+                scheduling_parent: [0x33; 32],
+            }),
+        };
+        let without = concat!(
+            "08aabb",   // parent_head: compact length 2, the bytes
+            "0401",     // block_data: compact length 1, the byte
+            "07000000", // relay_parent_number, u32 little-endian
+            "1111111111111111111111111111111111111111111111111111111111111111",
+        );
+        let golden = [
+            without,
+            "03", // ValidationParamsExtension::V3
+            "2222222222222222222222222222222222222222222222222222222222222222",
+            "3333333333333333333333333333333333333333333333333333333333333333",
+        ]
+        .concat();
+        assert_eq!(hex::encode(params.encode()), golden);
+        assert_eq!(params.encoded_size(), golden.len() / 2);
+        let bytes = hex::decode(&golden).unwrap();
+        assert_eq!(
+            ValidationParams::decode_all(&mut &bytes[..]),
+            Ok(params.clone())
+        );
+
+        let legacy = ValidationParams {
+            extension: None,
+            ..params
+        };
+        assert_eq!(hex::encode(legacy.encode()), without);
+        assert_eq!(
+            ValidationParams::decode_all(&mut &hex::decode(without).unwrap()[..]),
+            Ok(legacy)
+        );
+        // Bytes after the four fields must be a whole extension of a known version.
+        let base = hex::decode(without).unwrap();
+        for trailing in [
+            &bytes[base.len()..bytes.len() - 1],
+            &[0x00][..],
+            &[0x02][..],
+        ] {
+            let input = [&base[..], trailing].concat();
+            assert!(
+                ValidationParams::decode(&mut &input[..]).is_err(),
+                "{}",
+                hex::encode(trailing)
+            );
+        }
     }
 
     #[test]

@@ -290,7 +290,8 @@ impl ValidationHost {
 
     /// Validates a candidate: prepares the PVF if needed (coalesced with every other request
     /// for it; Critical for disputes and approvals), then runs `validate_block` in an execute
-    /// worker of the lane `kind` names.
+    /// worker of the lane `kind` names. The PVF receives the params with no extension, as for
+    /// a V1 or V2 candidate descriptor; [`Self::execute_candidate`] takes one.
     pub async fn execute_pvf(
         &self,
         pvf: PvfPrepData,
@@ -299,12 +300,30 @@ impl ValidationHost {
         pov: pvf_common::execute::PoV,
         kind: execute::lanes::PvfExecKind,
     ) -> Result<execute::queue::ExecuteResult, HostError> {
+        self.execute_candidate(pvf, exec_timeout, pvd, pov, None, kind)
+            .await
+    }
+
+    /// [`Self::execute_pvf`] with the candidate's `params_extension`, which the PVF receives
+    /// after its `ValidationParams`, byte for byte as the reference appends it:
+    /// `Some(ValidationParamsExtension::V3 { .. })` for a V3 candidate descriptor, `None` (no
+    /// byte at all) for V1, V2 and unknown versions.
+    pub async fn execute_candidate(
+        &self,
+        pvf: PvfPrepData,
+        exec_timeout: Duration,
+        pvd: pvf_common::execute::PersistedValidationData,
+        pov: pvf_common::execute::PoV,
+        params_extension: Option<pvf_common::execute::ValidationParamsExtension>,
+        kind: execute::lanes::PvfExecKind,
+    ) -> Result<execute::queue::ExecuteResult, HostError> {
         let (result_tx, rx) = oneshot::channel();
         let msg = host::ExecutePvf {
             pvf,
             exec_timeout,
             pvd,
             pov,
+            params_extension,
             kind,
             result_tx,
         };

@@ -138,6 +138,7 @@ pub fn empty_validation_params() -> pvf_common::execute::ValidationParams {
         block_data: pvf_common::execute::BlockData(Vec::new()),
         relay_parent_number: 1,
         relay_parent_storage_root: [0; 32],
+        extension: None,
     }
 }
 

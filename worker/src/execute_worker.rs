@@ -160,6 +160,8 @@ impl ExecuteWorker<'_> {
             block_data: BlockData(block_data),
             relay_parent_number: request.pvd.relay_parent_number,
             relay_parent_storage_root: request.pvd.relay_parent_storage_root,
+            // Encoded after the four fields (a V3 candidate's), as the reference appends it.
+            extension: request.params_extension,
         };
         let report = job::run_in_child(
             thread_check,

@@ -5,7 +5,9 @@
 //! `arbitrary::Unstructured` and checks, for each wire type: `decode_all(encode(x)) == x`,
 //! `encoded_size` is exact, no proper prefix decodes (the encoding is self-delimiting), a
 //! trailing byte is left over, and the value survives both frame readers at a limit of exactly
-//! its size while one byte less is `TooLarge`.
+//! its size while one byte less is `TooLarge`. `ValidationParams`, a PVF's whole input whose
+//! extension is appended without a tag, is not self-delimiting and has its own properties
+//! ([`check_validation_params`]).
 
 use crate::{
     decode::{CompiledArtifactWire, ExecuteJobReply, PrepareJobReply},
@@ -20,7 +22,7 @@ use pvf_common::{
     execute::{
         BlockData, ExecuteHandshake, ExecuteRequest, HeadData, InternalValidationError, JobError,
         JobResponse, OutboundHrmpMessage, PersistedValidationData, PoV, ValidationCode,
-        ValidationParams, ValidationResult, WorkerResponse,
+        ValidationParams, ValidationParamsExtension, ValidationResult, WorkerResponse,
     },
     executor_params::ExecutorHostFunction,
     framing::{self, FrameError},
@@ -249,6 +251,17 @@ fn security_status(u: &mut Unstructured<'_>) -> Result<SecurityStatus> {
     })
 }
 
+fn params_extension(u: &mut Unstructured<'_>) -> Result<Option<ValidationParamsExtension>> {
+    Ok(if u.arbitrary()? {
+        Some(ValidationParamsExtension::V3 {
+            relay_parent: u.arbitrary()?,
+            scheduling_parent: u.arbitrary()?,
+        })
+    } else {
+        None
+    })
+}
+
 fn execute_request(u: &mut Unstructured<'_>) -> Result<ExecuteRequest> {
     Ok(ExecuteRequest {
         pvd: PersistedValidationData {
@@ -262,6 +275,7 @@ fn execute_request(u: &mut Unstructured<'_>) -> Result<ExecuteRequest> {
         },
         execution_timeout: duration(u)?,
         artifact_checksum: ArtifactChecksum(u.arbitrary()?),
+        params_extension: params_extension(u)?,
     })
 }
 
@@ -293,9 +307,14 @@ pub fn check_round_trip<T: Encode + Decode + Debug>(value: &T, same: fn(&T, &T) 
             "a proper prefix decoded"
         );
     }
-    // Framed, at a limit of exactly the payload size and one byte less.
+    check_framed(value, same);
+}
+
+/// The value survives both frame readers at a limit of exactly its size; one byte less is
+/// `TooLarge`.
+fn check_framed<T: Encode + Decode + Debug>(value: &T, same: fn(&T, &T) -> bool) {
     let frame = framing::encode_frame(value);
-    let len = enc.len() as u64;
+    let len = value.encoded_size() as u64;
     let back: T = framing::recv_blocking(&mut &frame[..], len).expect("framed value");
     assert!(same(&back, value), "framed (blocking) value differs");
     let back: T = block_on(framing::recv(&mut &frame[..], len)).expect("framed value (async)");
@@ -320,6 +339,52 @@ fn same_request(a: &ExecuteRequest, b: &ExecuteRequest) -> bool {
         && a.pov == b.pov
         && a.execution_timeout == b.execution_timeout
         && a.artifact_checksum == b.artifact_checksum
+        && a.params_extension == b.params_extension
+}
+
+/// `ValidationParams` is a PVF's whole input, not a self-delimiting value: its extension is
+/// appended as the reference's `TrailingOption` (no byte for `None`, no tag for `Some`), so
+/// bytes after the four fields are read as an extension. Checked instead of the self-delimiting
+/// properties: the encoding is the four fields' then the extension's, `encoded_size` is exact,
+/// it decodes back whole, a trailing byte after an extension stays unread, one after the four
+/// fields alone is never taken for an extension, no proper prefix of it decodes whole, and the
+/// frame readers return it.
+fn check_validation_params(params: &ValidationParams) {
+    let enc = params.encode();
+    let fields = (
+        &params.parent_head,
+        &params.block_data,
+        params.relay_parent_number,
+        params.relay_parent_storage_root,
+    )
+        .encode();
+    let extension = params.extension.map(|e| e.encode()).unwrap_or_default();
+    assert_eq!(enc, [fields, extension].concat(), "layout of {params:?}");
+    assert_eq!(
+        params.encoded_size(),
+        enc.len(),
+        "encoded_size of {params:?}"
+    );
+    let back = ValidationParams::decode_all(&mut &enc[..]).expect("decode(encode(x)) failed");
+    assert_eq!(&back, params, "decode(encode(x)) != x");
+    let longer = [&enc[..], &[0xA5]].concat();
+    let mut input = &longer[..];
+    let decoded = ValidationParams::decode(&mut input);
+    match params.extension {
+        Some(_) => assert!(
+            matches!(&decoded, Ok(back) if back == params) && input == [0xA5],
+            "the trailing byte after an extension was consumed: {decoded:?}"
+        ),
+        None => assert!(
+            decoded.is_err(),
+            "a trailing byte was taken for an extension: {decoded:?}"
+        ),
+    }
+    assert!(
+        ValidationParams::decode_all(&mut &enc[..enc.len() - 1]).is_err(),
+        "a proper prefix decoded"
+    );
+    check_framed(params, PartialEq::eq);
 }
 
 /// Builds one value of the type byte 0 picks from the rest and checks it.
@@ -366,15 +431,13 @@ fn build_and_check(which: u8, u: &mut Unstructured<'_>) -> Result<()> {
             check_round_trip(&reply, PartialEq::eq)
         }
         9 => check_round_trip(&validation_result(u)?, PartialEq::eq),
-        10 => check_round_trip(
-            &ValidationParams {
-                parent_head: HeadData(u.arbitrary()?),
-                block_data: BlockData(u.arbitrary()?),
-                relay_parent_number: u.arbitrary()?,
-                relay_parent_storage_root: u.arbitrary()?,
-            },
-            PartialEq::eq,
-        ),
+        10 => check_validation_params(&ValidationParams {
+            parent_head: HeadData(u.arbitrary()?),
+            block_data: BlockData(u.arbitrary()?),
+            relay_parent_number: u.arbitrary()?,
+            relay_parent_storage_root: u.arbitrary()?,
+            extension: params_extension(u)?,
+        }),
         _ => check_round_trip(&internal_error(u)?, PartialEq::eq),
     }
     Ok(())
@@ -388,4 +451,26 @@ pub fn roundtrip(data: &[u8]) {
     // `Unstructured` yields defaults once the bytes run out, so construction fails only on
     // inconsistent bytes; such an input is skipped.
     let _ = build_and_check(which, &mut Unstructured::new(rest));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_params_pass_their_checks_with_and_without_an_extension() {
+        let mut params = ValidationParams {
+            parent_head: HeadData(vec![1, 2, 3]),
+            block_data: BlockData(vec![4; 70]),
+            relay_parent_number: 9,
+            relay_parent_storage_root: [5; 32],
+            extension: None,
+        };
+        check_validation_params(&params);
+        params.extension = Some(ValidationParamsExtension::V3 {
+            relay_parent: [6; 32],
+            scheduling_parent: [7; 32],
+        });
+        check_validation_params(&params);
+    }
 }

@@ -18,7 +18,7 @@ use pvf_common::{
     execute::{
         BlockData, ExecuteHandshake, ExecuteRequest, HeadData, InternalValidationError, JobError,
         JobResponse, OutboundHrmpMessage, PersistedValidationData, PoV, ValidationCode,
-        ValidationResult, WorkerResponse,
+        ValidationParamsExtension, ValidationResult, WorkerResponse,
     },
     executor_params::ExecutorHostFunction,
     framing::{MAX_JOB_REPLY_FRAME_LEN, MAX_REPLY_FRAME_LEN, encode_frame},
@@ -377,6 +377,14 @@ fn worker_decode_seeds() -> Named {
         },
         execution_timeout: Duration::from_secs(2),
         artifact_checksum: ArtifactChecksum::of(b"artifact"),
+        params_extension: None,
+    };
+    let v3_request = ExecuteRequest {
+        params_extension: Some(ValidationParamsExtension::V3 {
+            relay_parent: [0x22; 32],
+            scheduling_parent: [0x33; 32],
+        }),
+        ..request.clone()
     };
     vec![
         (
@@ -403,6 +411,7 @@ fn worker_decode_seeds() -> Named {
             tagged(2, &pvf(packed, golden_params())),
         ),
         ("execute-request".into(), tagged(3, &request)),
+        ("execute-request-v3".into(), tagged(3, &v3_request)),
     ]
 }
 

@@ -20,7 +20,7 @@ use pvf_common::{
     LOG_TARGET,
     execute::{
         ExecuteHandshake, ExecuteRequest, PersistedValidationData, PoV, ValidationError,
-        ValidationResult,
+        ValidationParamsExtension, ValidationResult,
     },
     executor_params::ExecutorParamsHash,
     prepare::ArtifactChecksum,
@@ -56,6 +56,8 @@ pub struct ExecuteJob {
     pub pvd: PersistedValidationData,
     /// The candidate's PoV.
     pub pov: PoV,
+    /// Appended to the PVF's params: a V3 candidate descriptor's, `None` otherwise.
+    pub params_extension: Option<ValidationParamsExtension>,
     /// Why it runs: the lane, and a backing job's relay parent.
     pub kind: PvfExecKind,
     /// Where the answer goes.
@@ -285,6 +287,7 @@ impl ExecuteQueue {
             pov: job.pov.clone(),
             execution_timeout: job.exec_timeout,
             artifact_checksum: job.artifact_checksum,
+            params_extension: job.params_extension,
         };
         crate::metrics::execute_started(job.waiting_since.elapsed(), job.kind.priority().as_str());
         let started = Instant::now();

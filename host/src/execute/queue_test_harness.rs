@@ -70,6 +70,7 @@ pub(super) fn job(
         exec_timeout: Duration::from_secs(2),
         pvd,
         pov,
+        params_extension: None,
         kind,
         result_tx,
         waiting_since: Instant::now(),

@@ -33,7 +33,9 @@ use crate::{
 };
 use actix::prelude::*;
 use integrity::DeferredRequest;
-use pvf_common::execute::{PersistedValidationData, PoV, ValidationError};
+use pvf_common::execute::{
+    PersistedValidationData, PoV, ValidationError, ValidationParamsExtension,
+};
 use pvf_common::{
     LOG_TARGET, PrecheckResult, PrepareError, PrepareResult, PvfPrepData, prepare::PrepareSuccess,
 };
@@ -84,6 +86,8 @@ pub struct ExecutePvf {
     pub pvd: PersistedValidationData,
     /// The candidate's PoV.
     pub pov: PoV,
+    /// Appended to the PVF's params: a V3 candidate descriptor's, `None` otherwise.
+    pub params_extension: Option<ValidationParamsExtension>,
     /// Why it runs: the lane, and a backing job's relay parent.
     pub kind: PvfExecKind,
     /// Where the answer goes.
@@ -393,6 +397,7 @@ impl HostActor {
             exec_timeout: request.exec_timeout,
             pvd: request.pvd,
             pov: request.pov,
+            params_extension: request.params_extension,
             kind: request.kind,
             result_tx: request.result_tx,
             waiting_since: std::time::Instant::now(),
@@ -425,6 +430,7 @@ impl HostActor {
             exec_timeout: job.exec_timeout,
             pvd: job.pvd,
             pov: job.pov,
+            params_extension: job.params_extension,
             kind: job.kind,
             result_tx: job.result_tx,
         };

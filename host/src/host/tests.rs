@@ -132,6 +132,7 @@ impl Harness {
             exec_timeout: Duration::from_secs(2),
             pvd,
             pov,
+            params_extension: None,
             kind,
             result_tx,
         });

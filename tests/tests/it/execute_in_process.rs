@@ -42,6 +42,7 @@ fn params_with(block_data: Vec<u8>) -> ValidationParams {
         block_data: BlockData(block_data),
         relay_parent_number: 1,
         relay_parent_storage_root: [0; 32],
+        extension: None,
     }
 }
 
@@ -126,6 +127,7 @@ fn a_chain_of_ten_adder_blocks_validates_in_sequence() {
             block_data: BlockData(block),
             relay_parent_number: number as u32,
             relay_parent_storage_root: [0; 32],
+            extension: None,
         };
         let result = match validate_block(&engine, &module, &semantics, &params, false) {
             JobResponse::Ok { result_descriptor } => result_descriptor,

@@ -68,6 +68,7 @@ fn request(
         },
         execution_timeout: timeout,
         artifact_checksum: checksum,
+        params_extension: params.extension,
     }
 }
 
@@ -198,6 +199,7 @@ async fn an_endless_loop_times_out_and_a_stubbed_call_is_invalid() {
         block_data: BlockData(Vec::new()),
         relay_parent_number: 1,
         relay_parent_storage_root: [0; 32],
+        extension: None,
     };
     let looping = compile(pvf_tests::test_pvf("endless-loop.wat"));
     let started = std::time::Instant::now();

@@ -16,6 +16,7 @@ mod execute;
 mod execute_in_process;
 mod execute_worker;
 mod host_functions_ecc;
+mod params_extension;
 mod prepare;
 mod process_faults;
 mod security_attacks;
