@@ -7,7 +7,8 @@ use crate::policy::{RetryBudget, RetryDecision};
 use pvf_common::{
     PrepareError, PvfExecTimeoutKind, PvfPrepData,
     execute::{
-        InternalValidationError, PersistedValidationData, PoV, ValidationError, ValidationResult,
+        InternalValidationError, PersistedValidationData, PoV, ValidationError,
+        ValidationParamsExtension, ValidationResult,
     },
 };
 use pvf_host::{ValidationHost, execute::lanes::PvfExecKind};
@@ -21,13 +22,35 @@ pub trait ValidationBackend {
         &self,
         pvf: PvfPrepData,
         exec_timeout: Duration,
-        pvd: PersistedValidationData,
-        pov: PoV,
+        input: ExecutionInput,
         kind: PvfExecKind,
     ) -> impl Future<Output = Result<ValidationResult, ValidationError>>;
 
     /// A pre-check, which also prepares the PVF again when its artifact was found bad.
     fn precheck(&self, pvf: PvfPrepData) -> impl Future<Output = Result<(), PrepareError>>;
+
+    /// Prepares `pvfs` ahead of need, at background priority.
+    fn heads_up(&self, pvfs: Vec<PvfPrepData>) -> impl Future<Output = Result<(), String>>;
+
+    /// The relay chain's new view: backing jobs whose scheduling parent left it are dropped.
+    fn update_active_leaves(
+        &self,
+        activated: Option<[u8; 32]>,
+        deactivated: Vec<[u8; 32]>,
+        ancestors: Vec<[u8; 32]>,
+    ) -> impl Future<Output = Result<(), String>>;
+}
+
+/// What one execution runs on: the candidate's PVD and PoV, and the bytes that follow the
+/// `ValidationParams` for its descriptor version.
+#[derive(Clone, Debug)]
+pub struct ExecutionInput {
+    /// The persisted validation data.
+    pub pvd: PersistedValidationData,
+    /// The proof of validity.
+    pub pov: PoV,
+    /// The V3 extension, for V3 descriptors only.
+    pub params_extension: Option<ValidationParamsExtension>,
 }
 
 impl ValidationBackend for ValidationHost {
@@ -35,11 +58,15 @@ impl ValidationBackend for ValidationHost {
         &self,
         pvf: PvfPrepData,
         exec_timeout: Duration,
-        pvd: PersistedValidationData,
-        pov: PoV,
+        input: ExecutionInput,
         kind: PvfExecKind,
     ) -> Result<ValidationResult, ValidationError> {
-        self.execute_pvf(pvf, exec_timeout, pvd, pov, kind)
+        let ExecutionInput {
+            pvd,
+            pov,
+            params_extension,
+        } = input;
+        self.execute_candidate(pvf, exec_timeout, pvd, pov, params_extension, kind)
             .await
             .unwrap_or_else(|e| {
                 Err(ValidationError::Internal(
@@ -52,6 +79,23 @@ impl ValidationBackend for ValidationHost {
         self.precheck_pvf(pvf)
             .await
             .unwrap_or_else(|e| Err(PrepareError::IoErr(e.to_string())))
+    }
+
+    async fn heads_up(&self, pvfs: Vec<PvfPrepData>) -> Result<(), String> {
+        ValidationHost::heads_up(self, pvfs)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn update_active_leaves(
+        &self,
+        activated: Option<[u8; 32]>,
+        deactivated: Vec<[u8; 32]>,
+        ancestors: Vec<[u8; 32]>,
+    ) -> Result<(), String> {
+        ValidationHost::update_active_leaves(self, activated, deactivated, ancestors)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -69,15 +113,14 @@ pub async fn execute_with_retry<B: ValidationBackend>(
     backend: &B,
     pvf: PvfPrepData,
     exec_timeout: Duration,
-    pvd: PersistedValidationData,
-    pov: PoV,
+    input: ExecutionInput,
     kind: PvfExecKind,
     retry_delay: Duration,
 ) -> Result<ValidationResult, ValidationError> {
     let started = Instant::now();
     let mut budget = RetryBudget::new(timeout_kind(kind), exec_timeout, retry_delay);
     let mut result = backend
-        .execute(pvf.clone(), exec_timeout, pvd.clone(), pov.clone(), kind)
+        .execute(pvf.clone(), exec_timeout, input.clone(), kind)
         .await;
     loop {
         let error = match &result {
@@ -97,7 +140,7 @@ pub async fn execute_with_retry<B: ValidationBackend>(
         let remaining = budget.remaining(started.elapsed());
         tracing::warn!(target: pvf_common::LOG_TARGET, ?remaining, "retrying a candidate execution after a possibly transient error: {error}");
         result = backend
-            .execute(pvf.clone(), remaining, pvd.clone(), pov.clone(), kind)
+            .execute(pvf.clone(), remaining, input.clone(), kind)
             .await;
     }
 }

@@ -1,69 +1,15 @@
 use super::*;
+use crate::fake_host::{Call, ScriptedHost, valid_result};
 use pvf_common::{
     ExecutorParams, PrepareJobKind,
     blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
     execute::{BlockData, HeadData, InvalidCandidate, PossiblyInvalidError},
 };
-use std::{cell::RefCell, collections::VecDeque};
 
 const DELAY: Duration = Duration::from_millis(20);
 
-/// What the fake host saw, in order.
-#[derive(Debug, PartialEq)]
-enum Call {
-    Execute(Duration),
-    Precheck,
-}
-
-/// A host answering each execution with the next scripted result, after `takes`.
-struct ScriptedHost {
-    answers: RefCell<VecDeque<Result<ValidationResult, ValidationError>>>,
-    precheck: Result<(), PrepareError>,
-    takes: Duration,
-    calls: RefCell<Vec<Call>>,
-}
-
-impl ScriptedHost {
-    fn new(answers: Vec<Result<ValidationResult, ValidationError>>) -> Self {
-        Self {
-            answers: RefCell::new(answers.into()),
-            precheck: Ok(()),
-            takes: Duration::ZERO,
-            calls: RefCell::default(),
-        }
-    }
-}
-
-impl ValidationBackend for ScriptedHost {
-    async fn execute(
-        &self,
-        _: PvfPrepData,
-        exec_timeout: Duration,
-        _: PersistedValidationData,
-        _: PoV,
-        _: PvfExecKind,
-    ) -> Result<ValidationResult, ValidationError> {
-        self.calls.borrow_mut().push(Call::Execute(exec_timeout));
-        tokio::time::sleep(self.takes).await;
-        let next = self.answers.borrow_mut().pop_front();
-        next.expect("an execution beyond the script")
-    }
-
-    async fn precheck(&self, _: PvfPrepData) -> Result<(), PrepareError> {
-        self.calls.borrow_mut().push(Call::Precheck);
-        self.precheck.clone()
-    }
-}
-
 fn valid() -> Result<ValidationResult, ValidationError> {
-    Ok(ValidationResult {
-        head_data: HeadData(vec![1]),
-        new_validation_code: None,
-        upward_messages: Vec::new(),
-        horizontal_messages: Vec::new(),
-        processed_downward_messages: 0,
-        hrmp_watermark: 0,
-    })
+    Ok(valid_result(vec![1]))
 }
 
 fn possibly(error: PossiblyInvalidError) -> Result<ValidationResult, ValidationError> {
@@ -91,19 +37,16 @@ async fn run(
     let pov = PoV {
         block_data: BlockData(Vec::new()),
     };
-    execute_with_retry(host, pvf, timeout, pvd, pov, kind, DELAY).await
+    let input = ExecutionInput {
+        pvd,
+        pov,
+        params_extension: None,
+    };
+    execute_with_retry(host, pvf, timeout, input, kind, DELAY).await
 }
 
-/// The timeouts of the execution attempts the host saw.
 fn attempts(host: &ScriptedHost) -> Vec<Duration> {
-    host.calls
-        .borrow()
-        .iter()
-        .filter_map(|c| match c {
-            Call::Execute(t) => Some(*t),
-            Call::Precheck => None,
-        })
-        .collect()
+    host.attempts()
 }
 
 #[tokio::test]
@@ -143,15 +86,15 @@ async fn a_runtime_construction_error_reprepares_then_retries() {
     ]);
     let result = run(&host, PvfExecKind::Dispute, Duration::from_secs(12)).await;
     assert_eq!(result, valid());
-    let calls = host.calls.borrow();
+    let calls = host.calls();
     assert_eq!(calls.len(), 3);
-    assert_eq!(calls[1], Call::Precheck, "{calls:?}");
+    assert!(matches!(calls[1], Call::Precheck(_)), "{calls:?}");
 }
 
 #[tokio::test]
 async fn a_failed_repreparation_is_the_answer() {
-    let mut host = ScriptedHost::new(vec![possibly(PossiblyInvalidError::CorruptedArtifact)]);
-    host.precheck = Err(PrepareError::Prevalidation("garbage".into()));
+    let host = ScriptedHost::new(vec![possibly(PossiblyInvalidError::CorruptedArtifact)]);
+    host.precheck_answers(Err(PrepareError::Prevalidation("garbage".into())));
     let result = run(&host, PvfExecKind::Approval, Duration::from_secs(12)).await;
     assert_eq!(
         result,
@@ -164,9 +107,9 @@ async fn a_failed_repreparation_is_the_answer() {
 
 #[tokio::test]
 async fn no_retry_once_the_delay_would_pass_the_timeout() {
-    let mut host = ScriptedHost::new(vec![possibly(PossiblyInvalidError::AmbiguousWorkerDeath)]);
+    let host = ScriptedHost::new(vec![possibly(PossiblyInvalidError::AmbiguousWorkerDeath)]);
     // 150 ms spent + 20 ms delay > 160 ms.
-    host.takes = Duration::from_millis(150);
+    host.executions_take(Duration::from_millis(150));
     let result = run(&host, PvfExecKind::Approval, Duration::from_millis(160)).await;
     assert_eq!(result, possibly(PossiblyInvalidError::AmbiguousWorkerDeath));
     assert_eq!(attempts(&host).len(), 1);

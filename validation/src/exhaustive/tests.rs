@@ -1,0 +1,323 @@
+use super::*;
+use crate::{
+    candidate::CandidateValidationResult as Verdict,
+    fixed_chain::FixedChain,
+    fake_host::{Call, ScriptedHost},
+    receipt::DescriptorLayout,
+    test_candidate::{RELAY_PARENT, SCHEDULING_PARENT, V2, V3, request, result},
+};
+use parity_scale_codec::Encode;
+use polkadot_primitives::{ClaimQueueOffset, CoreSelector, UMPSignal};
+use pvf_common::{
+    ExecutorParam, PrepareError, PvfExecTimeoutKind,
+    execute::{
+        InternalValidationError, InvalidCandidate as HostInvalid, PossiblyInvalidError,
+        ValidationError, ValidationResult,
+    },
+};
+use std::time::Duration;
+
+const DELAY: Duration = Duration::from_millis(10);
+const BACKING: PvfExecKind = PvfExecKind::Backing([0xaa; 32]);
+
+async fn validate_with(
+    host: &ScriptedHost,
+    chain: &FixedChain,
+    request: ExhaustiveRequest,
+    v3_ever_seen: bool,
+) -> Result<Verdict, ValidationFailed> {
+    validate(host, chain, request, v3_ever_seen, DELAY).await
+}
+
+fn possibly(e: PossiblyInvalidError) -> ValidationError {
+    ValidationError::PossiblyInvalid(e)
+}
+
+fn execution_error(verdict: &Result<Verdict, ValidationFailed>) -> bool {
+    matches!(
+        verdict,
+        Ok(Verdict::Invalid(InvalidCandidate::ExecutionError(_)))
+    )
+}
+
+/// Every error the host can answer, and the vote it must lead to (the reference's final
+/// mapping), whichever the kind: backing answers it at once, approvals after retrying.
+#[tokio::test]
+async fn every_row_of_the_final_mapping() {
+    type Check = fn(&Result<Verdict, ValidationFailed>) -> bool;
+    let abstains: Check = |v| v.is_err();
+    let timeout: Check = |v| v == &Ok(Verdict::Invalid(InvalidCandidate::Timeout));
+    let decompression: Check =
+        |v| v == &Ok(Verdict::Invalid(InvalidCandidate::PoVDecompressionFailure));
+    let rows: Vec<(ValidationError, Check)> = vec![
+        (
+            ValidationError::Internal(InternalValidationError::HostCommunication("x".into())),
+            abstains,
+        ),
+        (
+            ValidationError::Preparation(PrepareError::Prevalidation("x".into())),
+            abstains,
+        ),
+        (ValidationError::ExecutionDeadline, abstains),
+        (ValidationError::Invalid(HostInvalid::HardTimeout), timeout),
+        (
+            ValidationError::Invalid(HostInvalid::PoVDecompressionFailure),
+            decompression,
+        ),
+        (
+            ValidationError::Invalid(HostInvalid::WorkerReportedInvalid("trap".into())),
+            execution_error,
+        ),
+        (
+            possibly(PossiblyInvalidError::AmbiguousWorkerDeath),
+            execution_error,
+        ),
+        (
+            possibly(PossiblyInvalidError::AmbiguousJobDeath("SIGKILL".into())),
+            execution_error,
+        ),
+        (
+            possibly(PossiblyInvalidError::JobError("panic".into())),
+            execution_error,
+        ),
+        (
+            possibly(PossiblyInvalidError::RuntimeConstruction("bad".into())),
+            execution_error,
+        ),
+        (
+            possibly(PossiblyInvalidError::CorruptedArtifact),
+            execution_error,
+        ),
+        (
+            possibly(PossiblyInvalidError::WorkerStalled(Duration::from_secs(1))),
+            execution_error,
+        ),
+    ];
+    for (error, expected) in rows {
+        for kind in [BACKING, PvfExecKind::Approval, PvfExecKind::Dispute] {
+            // Enough answers for every retry an approval may make.
+            let host = ScriptedHost::new(vec![Err(error.clone()); 4]);
+            let verdict =
+                validate_with(&host, &FixedChain::default(), request(V2, kind), false).await;
+            assert!(expected(&verdict), "{error:?} in {kind:?} gave {verdict:?}");
+        }
+    }
+    let host = ScriptedHost::new(vec![Ok(result())]);
+    let verdict = validate_with(&host, &FixedChain::default(), request(V2, BACKING), false).await;
+    assert!(matches!(verdict, Ok(Verdict::Valid(..))), "{verdict:?}");
+}
+
+#[tokio::test]
+async fn backing_never_retries_and_never_reprepares() {
+    for error in [
+        possibly(PossiblyInvalidError::AmbiguousWorkerDeath),
+        possibly(PossiblyInvalidError::JobError("panic".into())),
+        possibly(PossiblyInvalidError::RuntimeConstruction("bad".into())),
+        possibly(PossiblyInvalidError::CorruptedArtifact),
+        ValidationError::Internal(InternalValidationError::HostCommunication("x".into())),
+    ] {
+        let host = ScriptedHost::new(vec![Err(error.clone()), Ok(result())]);
+        let verdict =
+            validate_with(&host, &FixedChain::default(), request(V2, BACKING), false).await;
+        assert_eq!(host.calls().len(), 1, "{error:?}: {:?}", host.calls());
+        assert!(!matches!(verdict, Ok(Verdict::Valid(..))), "{error:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_approval_retries_with_the_time_left_and_reprepares_first_after_runtime_construction() {
+    let host = ScriptedHost::new(vec![
+        Err(possibly(PossiblyInvalidError::AmbiguousWorkerDeath)),
+        Err(possibly(PossiblyInvalidError::RuntimeConstruction(
+            "bad".into(),
+        ))),
+        Ok(result()),
+    ]);
+    let verdict = validate_with(
+        &host,
+        &FixedChain::default(),
+        request(V2, PvfExecKind::Approval),
+        false,
+    )
+    .await;
+    assert!(matches!(verdict, Ok(Verdict::Valid(..))), "{verdict:?}");
+    let calls = host.calls();
+    let shape: Vec<&str> = calls
+        .iter()
+        .map(|c| match c {
+            Call::Execute { .. } => "execute",
+            Call::Precheck(_) => "precheck",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(shape, ["execute", "execute", "precheck", "execute"]);
+    let attempts = host.attempts();
+    assert_eq!(attempts[0], Duration::from_secs(12));
+    assert!(attempts[1] <= attempts[0] - DELAY, "{attempts:?}");
+    assert!(attempts[2] <= attempts[1], "{attempts:?}");
+}
+
+#[tokio::test]
+async fn the_retry_stops_when_the_time_runs_out() {
+    let host = ScriptedHost::new(vec![Err(possibly(
+        PossiblyInvalidError::AmbiguousWorkerDeath,
+    ))]);
+    host.executions_take(Duration::from_millis(100));
+    let mut request = request(V2, PvfExecKind::Approval);
+    // 100 ms spent + 10 ms delay > 105 ms.
+    request.executor_params = vec![ExecutorParam::PvfExecTimeout(
+        PvfExecTimeoutKind::Approval,
+        105,
+    )]
+    .into();
+    let verdict = validate_with(&host, &FixedChain::default(), request, false).await;
+    assert!(execution_error(&verdict), "{verdict:?}");
+    assert_eq!(host.attempts(), [Duration::from_millis(105)]);
+}
+
+/// The one execution call the host got.
+fn the_execution(host: &ScriptedHost) -> (PvfPrepData, Duration, ExecutionInput, PvfExecKind) {
+    match host.calls().as_slice() {
+        [
+            Call::Execute {
+                pvf,
+                timeout,
+                input,
+                kind,
+            },
+        ] => (pvf.clone(), *timeout, input.clone(), *kind),
+        calls => panic!("one execution expected, got {calls:?}"),
+    }
+}
+
+#[tokio::test]
+async fn timeouts_and_the_bomb_limit_come_from_the_session() {
+    let host = ScriptedHost::new(vec![Ok(result())]);
+    let chain = FixedChain::default();
+    chain.set(|a| a.bomb_limit = Some(12345));
+    let mut request = request(V2, BACKING);
+    request.executor_params = vec![
+        ExecutorParam::PvfExecTimeout(PvfExecTimeoutKind::Backing, 1500),
+        ExecutorParam::PvfPrepTimeout(pvf_common::PvfPrepKind::Prepare, 100_000),
+    ]
+    .into();
+    validate_with(&host, &chain, request, false).await.unwrap();
+    let (pvf, timeout, _, _) = the_execution(&host);
+    assert_eq!(timeout, Duration::from_millis(1500));
+    assert_eq!(pvf.prep_timeout(), Duration::from_secs(100));
+    assert_eq!(pvf.prep_kind(), PrepareJobKind::Compilation);
+    assert_eq!(pvf.validation_code_bomb_limit(), 12345);
+}
+
+/// `result()` with a core-0 selector, so that a V3 candidate passes backing's UMP checks.
+fn signalled() -> ValidationResult {
+    let mut result = result();
+    result.upward_messages.push(Vec::new());
+    result
+        .upward_messages
+        .push(UMPSignal::SelectCore(CoreSelector(0), ClaimQueueOffset(0)).encode());
+    result
+}
+
+#[tokio::test]
+async fn a_v3_candidate_runs_with_the_extension_in_its_scheduling_parents_lane() {
+    for (v3_ever_seen, lane, extension) in [
+        (false, RELAY_PARENT, None),
+        (
+            true,
+            SCHEDULING_PARENT,
+            Some(pvf_common::execute::ValidationParamsExtension::V3 {
+                relay_parent: RELAY_PARENT.0,
+                scheduling_parent: SCHEDULING_PARENT.0,
+            }),
+        ),
+    ] {
+        let host = ScriptedHost::new(vec![Ok(signalled())]);
+        let mut request = request(V3, BACKING);
+        request.candidate_receipt = crate::test_candidate::receipt_for(V3, &signalled());
+        let verdict = validate_with(&host, &FixedChain::default(), request, v3_ever_seen).await;
+        assert!(matches!(verdict, Ok(Verdict::Valid(..))), "{verdict:?}");
+        let (_, _, input, kind) = the_execution(&host);
+        assert_eq!(kind, PvfExecKind::Backing(lane.0));
+        assert_eq!(input.params_extension, extension);
+    }
+    // V1 and V2 never get it.
+    for layout in [DescriptorLayout::V1, V2] {
+        let host = ScriptedHost::new(vec![Ok(result())]);
+        validate_with(
+            &host,
+            &FixedChain::default(),
+            request(layout, PvfExecKind::Approval),
+            true,
+        )
+        .await
+        .unwrap();
+        assert_eq!(the_execution(&host).2.params_extension, None);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_input_check_never_reaches_the_host() {
+    let host = ScriptedHost::new(Vec::new());
+    let mut request = request(V2, PvfExecKind::Approval);
+    request.validation_code = b"other code".to_vec();
+    let verdict = validate_with(&host, &FixedChain::default(), request, false).await;
+    assert_eq!(
+        verdict,
+        Ok(Verdict::Invalid(InvalidCandidate::CodeHashMismatch))
+    );
+    assert!(host.calls().is_empty());
+}
+
+#[tokio::test]
+async fn backing_checks_the_sessions_approvals_do_not() {
+    type ChainChange = fn(&mut crate::fixed_chain::Answers);
+    let cases: [(ChainChange, InvalidCandidate); 2] = [
+        (
+            |a| a.session = Some(8),
+            InvalidCandidate::InvalidSchedulingSession,
+        ),
+        (
+            |a| a.relay_parent_session = Some(crate::chain::RelayParentSession::NotFound),
+            InvalidCandidate::InvalidRelayParentSession,
+        ),
+    ];
+    for (change, invalidity) in cases {
+        let chain = FixedChain::default();
+        chain.set(change);
+        let host = ScriptedHost::new(vec![Ok(result())]);
+        let verdict = validate_with(&host, &chain, request(V2, BACKING), false).await;
+        assert_eq!(verdict, Ok(Verdict::Invalid(invalidity)));
+        assert!(host.calls().is_empty());
+        let verdict = validate_with(&host, &chain, request(V2, PvfExecKind::Approval), false).await;
+        assert!(matches!(verdict, Ok(Verdict::Valid(..))), "{verdict:?}");
+    }
+    let chain = FixedChain::default();
+    chain.set(|a| a.relay_parent_session = Some(crate::chain::RelayParentSession::NotSupported));
+    let host = ScriptedHost::new(vec![Ok(result())]);
+    let verdict = validate_with(&host, &chain, request(V2, BACKING), false).await;
+    assert!(matches!(verdict, Ok(Verdict::Valid(..))), "{verdict:?}");
+}
+
+#[tokio::test]
+async fn a_runtime_call_that_fails_means_abstain() {
+    let failures: [fn(&mut crate::fixed_chain::Answers); 3] = [
+        |a| a.bomb_limit = None,
+        |a| a.claim_queue = None,
+        |a| a.relay_parent_session = None,
+    ];
+    for fail in failures {
+        let chain = FixedChain::default();
+        chain.set(fail);
+        let host = ScriptedHost::new(vec![Ok(result())]);
+        let verdict = validate_with(&host, &chain, request(V2, BACKING), false).await;
+        assert!(verdict.is_err(), "{verdict:?}");
+        assert!(host.calls().is_empty());
+    }
+    // Approvals need neither the claim queue nor the session checks.
+    let chain = FixedChain::default();
+    chain.set(|a| a.claim_queue = None);
+    let host = ScriptedHost::new(vec![Ok(result())]);
+    let verdict = validate_with(&host, &chain, request(V2, PvfExecKind::Approval), false).await;
+    assert!(matches!(verdict, Ok(Verdict::Valid(..))), "{verdict:?}");
+}
