@@ -126,6 +126,7 @@ fn empty_params(block_data: Vec<u8>) -> ValidationParams {
         block_data: BlockData(block_data),
         relay_parent_number: 1,
         relay_parent_storage_root: [0; 32],
+        extension: None,
     }
 }
 

@@ -13,10 +13,14 @@ use pvf_common::{
 };
 use pvf_host::{Config, execute::lanes::PvfExecKind};
 use pvf_validation::{
-    policy::{self, FinalOutcome},
-    retry::timeout_kind,
+    candidate::{CandidateReceipt, CandidateValidationResult},
+    exhaustive::{self, ExhaustiveRequest},
+    fixed_chain::{Answers, FixedChain},
+    policy::{self, DEFAULT_RETRY_DELAY, FinalOutcome},
+    retry::{ExecutionInput, execute_with_retry, timeout_kind},
 };
 use serde_json::json;
+use std::collections::{BTreeMap, VecDeque};
 use std::{path::PathBuf, process::ExitCode, time::Duration};
 
 /// Which execution timeout and lane to use.
@@ -56,6 +60,16 @@ pub struct ValidateArgs {
     /// the host functions (e.g. RFC-163's), as on chain.
     #[arg(long)]
     pub executor_params: Option<String>,
+    /// The candidate's SCALE-encoded `CandidateReceiptV2`, as hex (0x…) or a file (needs --pvd
+    /// and --pov). With it the whole candidate validation runs as a node runs it: the checks
+    /// against the receipt before and after execution, and the vote. The relay chain's
+    /// answers are taken as the descriptor claims them (its session, its core for the para).
+    #[arg(long, requires = "pvd")]
+    pub receipt: Option<String>,
+    /// With --receipt: the `CandidateReceiptV3` node feature has been seen, so V3 descriptors
+    /// are validated as V3 (the PVF gets the V3 extension of its parameters).
+    #[arg(long, requires = "receipt")]
+    pub v3_enabled: bool,
     /// A standalone `pvf-worker` executable to use instead of this binary.
     #[arg(long)]
     pub workers_path: Option<PathBuf>,
@@ -189,12 +203,106 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let outcome = runtime
-        .block_on(host.execute_pvf(pvf, timeout, pvd, pov, kind))
-        .map_err(|e| e.to_string())?;
+    if let Some(receipt) = &args.receipt {
+        let receipt: CandidateReceipt = decode("--receipt", &read_input(receipt)?)?;
+        return validate_candidate(
+            &runtime,
+            &host,
+            pvf,
+            receipt,
+            pvd,
+            pov,
+            kind,
+            args.v3_enabled,
+        );
+    }
+    let input = ExecutionInput {
+        pvd,
+        pov,
+        params_extension: None,
+    };
+    // The node's retries (approvals and disputes) are the validation layer's, not the host's.
+    let outcome = runtime.block_on(execute_with_retry(
+        &host,
+        pvf,
+        timeout,
+        input,
+        kind,
+        DEFAULT_RETRY_DELAY,
+    ));
     let (json, code) = match &outcome {
         Ok(result) => (result_json(result), 0),
         Err(error) => error_json(error),
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
+    );
+    Ok(code)
+}
+
+/// `--receipt`: the whole candidate validation, printed as the vote it casts.
+#[allow(clippy::too_many_arguments)]
+fn validate_candidate(
+    runtime: &tokio::runtime::Runtime,
+    host: &pvf_host::ValidationHost,
+    pvf: PvfPrepData,
+    receipt: CandidateReceipt,
+    pvd: PersistedValidationData,
+    pov: PoV,
+    kind: PvfExecKind,
+    v3_enabled: bool,
+) -> Result<u8, String> {
+    let descriptor = &receipt.descriptor;
+    let relay_pvd = polkadot_primitives::PersistedValidationData {
+        parent_head: pvd.parent_head.0.into(),
+        relay_parent_number: pvd.relay_parent_number,
+        relay_parent_storage_root: pvd.relay_parent_storage_root.into(),
+        max_pov_size: pvd.max_pov_size,
+    };
+    // Offline there is no runtime to ask: take the descriptor's own claims.
+    let session = descriptor
+        .scheduling_session_for_candidate_validation(v3_enabled)
+        .unwrap_or_default();
+    let core = descriptor.core_index().unwrap_or_default();
+    let chain = FixedChain::new(Answers {
+        session: Some(session),
+        bomb_limit: Some(pvf.validation_code_bomb_limit()),
+        claim_queue: Some(BTreeMap::from([(
+            core,
+            VecDeque::from([descriptor.para_id()]),
+        )])),
+        ..Answers::default()
+    });
+    let request = ExhaustiveRequest {
+        validation_data: relay_pvd,
+        validation_code: pvf.maybe_compressed_code().to_vec(),
+        executor_params: (**pvf.executor_params()).clone(),
+        candidate_receipt: receipt,
+        pov,
+        exec_kind: kind,
+    };
+    let verdict = runtime.block_on(exhaustive::validate(
+        host,
+        &chain,
+        request,
+        v3_enabled,
+        DEFAULT_RETRY_DELAY,
+    ));
+    let (json, code) = match verdict {
+        Ok(CandidateValidationResult::Valid(commitments, _)) => (
+            json!({
+                "vote": "valid",
+                "head_data": hex0x(&commitments.head_data.0),
+                "commitments_hash": hex0x(commitments.hash().as_bytes()),
+            }),
+            0,
+        ),
+        Ok(CandidateValidationResult::Invalid(reason)) => (
+            json!({ "vote": "invalid", "reason": reason.to_string(), "kind": format!("{reason:?}") }),
+            1,
+        ),
+        Err(failed) => (json!({ "vote": "abstain", "reason": failed.0 }), 2),
     };
     println!(
         "{}",
