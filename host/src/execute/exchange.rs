@@ -80,9 +80,10 @@ impl SpawnWorker<ExecuteHandshake, RunExecuteJob> for ProcessSpawner {
 pub enum ArtifactVerdict {
     /// Fine (or not the artifact's fault).
     Keep,
-    /// Could not be instantiated or is corrupted: remove it and prepare again.
+    /// Could not be instantiated or is corrupted: remove it (the next request prepares it
+    /// anew) and answer the job with its error.
     Reprepare,
-    /// The file is gone: prepare again.
+    /// The file is gone: prepare again and rerun the job.
     Missing,
 }
 

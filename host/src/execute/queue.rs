@@ -64,7 +64,8 @@ pub struct ExecuteJob {
     pub result_tx: oneshot::Sender<ExecuteResult>,
     /// When the job entered the queue.
     pub waiting_since: Instant,
-    /// Whether the artifact was already prepared again once for this job.
+    /// Whether the artifact was already prepared again once for this job (its file had
+    /// vanished).
     pub reprepared: bool,
 }
 
@@ -88,19 +89,29 @@ pub struct PruneBacking {
     pub live: Arc<std::collections::HashSet<[u8; 32]>>,
 }
 
-/// Sent to the host when a job's artifact must be prepared again (it failed to instantiate,
-/// is corrupted, or vanished). The host removes it, then prepares it and enqueues the job
-/// again, or, for a backing job, answers it with `answer_instead`.
+/// Sent to the host when execution found a job's artifact bad or gone; the job is not yet
+/// answered. What the host does depends on the [`ArtifactProblem`].
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct ArtifactNeedsPreparation {
     /// The job, not yet answered.
     pub job: ExecuteJob,
-    /// Whether the file should be deleted (it exists but is bad).
-    pub remove_file: bool,
-    /// Answer the job with this error instead of running it again: backing jobs are never
-    /// retried, as in the reference (polkadot-sdk #2182); the next request prepares anew.
-    pub answer_instead: Option<ValidationError>,
+    /// What is wrong with its artifact.
+    pub problem: ArtifactProblem,
+}
+
+/// What execution found wrong with an artifact.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ArtifactProblem {
+    /// It failed to instantiate or is corrupted. The host forgets it and deletes its file, so
+    /// that the next request prepares it anew, and answers the job with this error, whatever
+    /// its kind, as the reference does: the host never reruns the job. Retrying is the
+    /// caller's decision (`pvf_validation::retry`: approvals and disputes once, after forcing a
+    /// re-preparation, with the time left; backing never, polkadot-sdk #2182).
+    Bad(ValidationError),
+    /// Its file vanished before the job reached a worker. The host prepares it again and runs
+    /// the job once more, for every kind (see [`ExecuteQueue`]'s `conclude`).
+    Vanished,
 }
 
 /// Starts execute workers: real processes, or fakes in tests.
@@ -308,8 +319,8 @@ impl ExecuteQueue {
     }
 
     /// Applies the exchange's keep-or-kill verdict, then answers the job or sends it back: to
-    /// its lane when it never reached the worker, to the host when its artifact must be
-    /// prepared again (once per job).
+    /// its lane when it never reached the worker, to the host when its artifact is bad (the
+    /// host answers it) or vanished (the host prepares it again, once per job).
     fn conclude(
         &mut self,
         worker: Worker,
@@ -356,23 +367,30 @@ impl ExecuteQueue {
             }
             _ => self.retire(worker),
         }
-        match exec.artifact {
-            ArtifactVerdict::Reprepare | ArtifactVerdict::Missing if !job.reprepared => {
-                let remove_file = exec.artifact == ArtifactVerdict::Reprepare;
-                // A vanished file is ours to fix, so even backing prepares it again; a bad
-                // artifact is the candidate's possibly-invalid verdict, retried only outside
-                // backing.
-                let answer_instead = (remove_file && job.kind.backing_relay_parent().is_some())
-                    .then(|| exec.result.err())
-                    .flatten();
+        match (exec.artifact, exec.result) {
+            // The candidate's possibly-invalid verdict, for every kind, as in the reference:
+            // the host drops the artifact and answers; the caller decides on a retry.
+            (ArtifactVerdict::Reprepare, Err(error)) => {
                 self.host.do_send(ArtifactNeedsPreparation {
                     job,
-                    remove_file,
-                    answer_instead,
+                    problem: ArtifactProblem::Bad(error),
                 });
             }
-            _ => {
-                let _ = job.result_tx.send(exec.result);
+            // A file that vanished is ours to fix, not the candidate's: the host prepares it
+            // again and reruns the job once, for every kind. The reference checks the file
+            // only when the request arrives (and prepares it again then); one that vanishes
+            // after that check is an internal error there, which backing abstains on and
+            // approvals retry. Here the same check happens when the file is linked for the
+            // worker, before any code of the PVF ran, so a rerun cannot give a backing job the
+            // second chance polkadot-sdk #2182 forbids.
+            (ArtifactVerdict::Missing, _) if !job.reprepared => {
+                self.host.do_send(ArtifactNeedsPreparation {
+                    job,
+                    problem: ArtifactProblem::Vanished,
+                });
+            }
+            (_, result) => {
+                let _ = job.result_tx.send(result);
             }
         }
     }

@@ -257,19 +257,41 @@ async fn an_unreached_worker_in_backing_is_an_ambiguous_death_not_a_second_attem
     h.expect_no_host_message().await;
 }
 
+/// Every kind of execution, each with its own artifact (job `n` of the returned list).
+fn every_kind() -> [(u8, PvfExecKind); 4] {
+    [
+        (1, PvfExecKind::Dispute),
+        (2, PvfExecKind::Approval),
+        (3, PvfExecKind::BackingSystemParas(RELAY_PARENT_LIVE)),
+        (4, PvfExecKind::Backing(RELAY_PARENT_LIVE)),
+    ]
+}
+
 #[actix_rt::test]
-async fn a_reprepare_verdict_in_backing_asks_the_host_to_answer_not_to_rerun() {
+async fn a_reprepare_verdict_of_any_kind_goes_to_the_host_to_be_answered_not_rerun() {
     let mut h = Harness::new(1);
-    h.script(1, Script::Reprepare);
-    let (j1, mut rx1) = job(1, params_a(), PvfExecKind::Backing([1; 32]));
-    h.enqueue(j1);
-    let w = h.expect_spawn(params_a()).await;
-    h.expect_event(Event::Run(w, artifact_path(1))).await;
-    let msg = h.next_host_message().await;
-    assert!(msg.remove_file);
-    assert_eq!(msg.answer_instead, Some(runtime_construction()));
-    assert_unanswered(&mut rx1);
+    let mut worker = None;
+    for (n, kind) in every_kind() {
+        h.script(n, Script::Reprepare);
+        let (j, mut rx) = job(n, params_a(), kind);
+        h.enqueue(j);
+        let w = match worker {
+            None => *worker.insert(h.expect_spawn(params_a()).await),
+            Some(w) => w,
+        };
+        h.expect_event(Event::Run(w, artifact_path(n))).await;
+        let msg = h.next_host_message().await;
+        assert_eq!(msg.job.artifact_path, artifact_path(n));
+        assert_eq!(
+            msg.problem,
+            ArtifactProblem::Bad(runtime_construction()),
+            "{kind:?}: the host drops the artifact and answers the error, even for approvals"
+        );
+        assert_unanswered(&mut rx);
+    }
+    // No rerun: nothing more reaches a worker.
     h.expect_no_event().await;
+    h.expect_no_host_message().await;
 }
 
 #[actix_rt::test]
@@ -291,46 +313,52 @@ async fn a_lost_reply_answers_ambiguous_worker_death_and_retires_the_worker() {
 }
 
 #[actix_rt::test]
-async fn a_reprepare_verdict_goes_to_the_host_unless_the_job_was_already_reprepared() {
+async fn a_missing_artifact_of_any_kind_goes_to_the_host_to_be_prepared_again_once() {
     let mut h = Harness::new(1);
-    h.script(1, Script::Reprepare);
-    let (j1, mut rx1) = job(1, params_a(), PvfExecKind::Approval);
-    h.enqueue(j1);
-    let w = h.expect_spawn(params_a()).await;
-    h.expect_event(Event::Run(w, artifact_path(1))).await;
+    let mut worker = None;
+    for (n, kind) in every_kind() {
+        h.script(n, Script::Missing);
+        let (j, mut rx) = job(n, params_a(), kind);
+        h.enqueue(j);
+        let w = match worker {
+            None => *worker.insert(h.expect_spawn(params_a()).await),
+            Some(w) => w,
+        };
+        h.expect_event(Event::Run(w, artifact_path(n))).await;
+        let msg = h.next_host_message().await;
+        assert_eq!(msg.problem, ArtifactProblem::Vanished, "{kind:?}");
+        assert_eq!(msg.job.artifact_path, artifact_path(n));
+        assert!(!msg.job.reprepared);
+        assert_unanswered(&mut rx);
 
-    let msg = h.next_host_message().await;
-    assert!(msg.remove_file, "a bad artifact file should be removed");
-    assert_eq!(msg.job.artifact_path, artifact_path(1));
-    assert!(!msg.job.reprepared);
-    assert_eq!(
-        msg.answer_instead, None,
-        "approvals are prepared again and rerun"
-    );
-    assert_unanswered(&mut rx1);
-
-    // The host prepared it again and enqueues the same job: the worker was kept.
-    let mut again = msg.job;
-    again.reprepared = true;
-    h.script(1, Script::Reprepare);
-    h.enqueue(again);
-    h.expect_event(Event::Run(w, artifact_path(1))).await;
-    assert_eq!(result_of(rx1).await, Err(runtime_construction()));
-    h.expect_no_host_message().await;
+        // The host prepared it again and enqueues the same job, which runs once more (on the
+        // kept worker); a second vanished file is answered, not sent back.
+        let mut again = msg.job;
+        again.reprepared = true;
+        h.script(n, Script::Missing);
+        h.enqueue(again);
+        h.expect_event(Event::Run(w, artifact_path(n))).await;
+        assert!(
+            matches!(result_of(rx).await, Err(ValidationError::Internal(_))),
+            "{kind:?}"
+        );
+        h.expect_no_host_message().await;
+    }
     h.expect_no_event().await;
 }
 
 #[actix_rt::test]
-async fn a_missing_artifact_goes_to_the_host_without_removing_a_file() {
+async fn a_reprepare_verdict_after_a_vanished_file_still_drops_the_artifact() {
     let mut h = Harness::new(1);
-    h.script(1, Script::Missing);
-    let (j1, mut rx1) = job(1, params_a(), PvfExecKind::Dispute);
+    h.script(1, Script::Reprepare);
+    let (mut j1, mut rx1) = job(1, params_a(), PvfExecKind::Approval);
+    // Already prepared again once because its file had vanished.
+    j1.reprepared = true;
     h.enqueue(j1);
     let w = h.expect_spawn(params_a()).await;
     h.expect_event(Event::Run(w, artifact_path(1))).await;
     let msg = h.next_host_message().await;
-    assert!(!msg.remove_file, "there is no file to remove");
-    assert_eq!(msg.job.artifact_path, artifact_path(1));
+    assert_eq!(msg.problem, ArtifactProblem::Bad(runtime_construction()));
     assert_unanswered(&mut rx1);
     h.expect_no_event().await;
 }

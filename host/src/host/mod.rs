@@ -25,7 +25,8 @@ use crate::{
     execute::{
         lanes::{ExecPriority, PvfExecKind},
         queue::{
-            ArtifactNeedsPreparation, EnqueueExecution, ExecuteJob, ExecuteResult, PruneBacking,
+            ArtifactNeedsPreparation, ArtifactProblem, EnqueueExecution, ExecuteJob, ExecuteResult,
+            PruneBacking,
         },
     },
     metrics,
@@ -357,7 +358,8 @@ impl HostActor {
         };
         match self.lookup(&id) {
             // Unverified (adopted) artifacts go too: the execute worker verifies every artifact
-            // it loads, and a mismatch comes back as `ArtifactNeedsPreparation`.
+            // it loads, and a mismatch comes back as `ArtifactProblem::Bad`: the artifact is
+            // dropped and the job answered `CorruptedArtifact`.
             Lookup::Ready(success) | Lookup::Unverified(success) => {
                 return self.send_to_execute_queue(pending, success.path, success.checksum);
             }
@@ -406,8 +408,10 @@ impl HostActor {
         self.queues.execute.do_send(EnqueueExecution(job));
     }
 
-    /// The execute queue found the artifact bad or gone: forget it, delete the file if asked,
-    /// prepare it again and run the job once more.
+    /// The execute queue found the artifact bad or gone: forget it (if it is still the one the
+    /// job ran with). A bad one's file is deleted and the job answered with its error: the
+    /// next request prepares it anew, and a retry is the caller's. A vanished one is prepared
+    /// again and the job runs once more.
     fn handle_needs_preparation(&mut self, msg: ArtifactNeedsPreparation) {
         let job = msg.job;
         if let Some(ArtifactState::Prepared { path, .. }) =
@@ -415,13 +419,13 @@ impl HostActor {
             && *path == job.artifact_path
         {
             self.artifacts.remove(&job.artifact_id);
-            if msg.remove_file {
-                // Now, not later: the re-preparation renames its artifact to this same name.
+            if matches!(msg.problem, ArtifactProblem::Bad(_)) {
+                // Now, not later: the next preparation renames its artifact to this same name.
                 remove_artifact_file(&job.artifact_path);
             }
             self.report_cache_usage();
         }
-        if let Some(error) = msg.answer_instead {
+        if let ArtifactProblem::Bad(error) = msg.problem {
             let _ = job.result_tx.send(Err(error));
             return;
         }

@@ -357,22 +357,22 @@ async fn a_damaged_adopted_artifact_is_removed_and_prepared_again() {
 }
 
 #[actix_rt::test]
-async fn a_bad_artifact_found_by_execution_is_prepared_again_once() {
+async fn a_vanished_artifact_found_by_execution_is_prepared_again_and_the_job_rerun_once() {
     let mut h = Builder::new().build();
-    let exec = h.execute(1, PvfExecKind::Approval);
-    h.expect_enqueue(1, Priority::Critical).await;
+    let exec = h.execute(1, PvfExecKind::Backing(RELAY_PARENT_LIVE));
+    h.expect_enqueue(1, Priority::Normal).await;
     let first = h.conclude_ok(1);
     let job = h.expect_execution().await;
     assert!(!job.reprepared);
 
-    // The execute queue reports the artifact failed to instantiate.
+    // The execute queue found the file gone when it linked it for the worker: ours to fix,
+    // for backing too.
+    std::fs::remove_file(&first.path).unwrap();
     h.host.do_send(ArtifactNeedsPreparation {
         job,
-        remove_file: true,
-        answer_instead: None,
+        problem: ArtifactProblem::Vanished,
     });
-    h.expect_enqueue(1, Priority::Critical).await;
-    assert!(!first.path.exists(), "the bad artifact is deleted at once");
+    h.expect_enqueue(1, Priority::Normal).await;
     let second = h.conclude_ok(1);
     let job = h.expect_execution().await;
     assert!(
@@ -392,26 +392,40 @@ async fn a_bad_artifact_found_by_execution_is_prepared_again_once() {
 }
 
 #[actix_rt::test]
-async fn a_bad_artifact_found_by_backing_is_forgotten_and_the_job_answered_not_rerun() {
+async fn a_bad_artifact_found_by_any_kind_is_deleted_and_the_job_answered_not_rerun() {
     let mut h = Builder::new().build();
-    let exec = h.execute(1, PvfExecKind::Backing(RELAY_PARENT_LIVE));
-    h.expect_enqueue(1, Priority::Normal).await;
-    let first = h.conclude_ok(1);
-    let job = h.expect_execution().await;
-    let error =
-        ValidationError::PossiblyInvalid(PossiblyInvalidError::RuntimeConstruction("bad".into()));
-    h.host.do_send(ArtifactNeedsPreparation {
-        job,
-        remove_file: true,
-        answer_instead: Some(error.clone()),
-    });
-    assert_eq!(answer(exec).await, Err(error));
-    assert!(!first.path.exists(), "the bad artifact is deleted at once");
-    h.expect_no_enqueue().await;
-    h.expect_no_execution().await;
-    // The next request prepares it again.
-    let _again = h.execute(1, PvfExecKind::Backing(RELAY_PARENT_LIVE));
-    h.expect_enqueue(1, Priority::Normal).await;
+    let kinds = [
+        (1, PvfExecKind::Dispute, Priority::Critical),
+        (2, PvfExecKind::Approval, Priority::Critical),
+        (
+            3,
+            PvfExecKind::BackingSystemParas(RELAY_PARENT_LIVE),
+            Priority::Normal,
+        ),
+        (4, PvfExecKind::Backing(RELAY_PARENT_LIVE), Priority::Normal),
+    ];
+    for (n, kind, priority) in kinds {
+        let exec = h.execute(n, kind);
+        h.expect_enqueue(n, priority).await;
+        let first = h.conclude_ok(n);
+        let job = h.expect_execution().await;
+        let error = ValidationError::PossiblyInvalid(PossiblyInvalidError::CorruptedArtifact);
+        h.host.do_send(ArtifactNeedsPreparation {
+            job,
+            problem: ArtifactProblem::Bad(error.clone()),
+        });
+        assert_eq!(answer(exec).await, Err(error), "{kind:?}");
+        assert!(
+            !first.path.exists(),
+            "{kind:?}: the bad artifact is deleted at once"
+        );
+        // The retry is the caller's: the host neither prepares nor runs anything by itself.
+        h.expect_no_enqueue().await;
+        h.expect_no_execution().await;
+        // The next request prepares it again.
+        let _again = h.execute(n, kind);
+        h.expect_enqueue(n, priority).await;
+    }
 }
 
 #[actix_rt::test]

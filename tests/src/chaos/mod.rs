@@ -1,6 +1,7 @@
-//! A seeded chaos driver: a stream of pre-check, prepare, heads-up and execute requests to a
-//! host with real, sandboxed workers, while faults hit workers, jobs, artifacts and worker
-//! dirs at random moments, and to a second host whose workers answer garbage.
+//! A seeded chaos driver: a stream of pre-check, prepare, heads-up and execute requests (an
+//! approval through the validation layer's retry, as a node runs it) to a host with real,
+//! sandboxed workers, while faults hit workers, jobs, artifacts and worker dirs at random
+//! moments, and to a second host whose workers answer garbage.
 //!
 //! The run is divided into epochs; each starts a host on the same cache dir, so artifacts
 //! damaged between epochs test the persistent cache across restarts. The seed fixes every
@@ -16,8 +17,12 @@ pub mod workload;
 
 use crate::procs;
 use faults::Fault;
-use pvf_common::wire_names::TMP_ARTIFACT_FILE_NAME;
+use pvf_common::{
+    execute::{InternalValidationError, ValidationError},
+    wire_names::TMP_ARTIFACT_FILE_NAME,
+};
 use pvf_host::{Config, Priority, ValidationHost, execute::lanes::PvfExecKind};
+use pvf_validation::retry::{ExecutionInput, execute_with_retry};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::{
     collections::BTreeMap,
@@ -140,6 +145,10 @@ impl ChaosReport {
     }
 }
 
+/// The wait before an execution's retry: short, so that a run stays about a minute (a node
+/// waits `pvf_validation::policy::DEFAULT_RETRY_DELAY`).
+const RETRY_DELAY: Duration = Duration::from_millis(200);
+
 /// The relay parent every backing request uses; kept active.
 const LEAF: [u8; 32] = [7; 32];
 
@@ -168,31 +177,46 @@ async fn serve(host: ValidationHost, request: workload::Request, report: Shared)
             Call::Precheck { pvf, fails_with } => host
                 .precheck_pvf(pvf)
                 .await
-                .map(|r| workload::judge_precheck(&r, fails_with)),
+                .map(|r| workload::judge_precheck(&r, fails_with))
+                .map_err(|e| e.to_string()),
             Call::Prepare(pvf) => host
                 .prepare(pvf, Priority::Critical)
                 .await
-                .map(|r| workload::judge_precheck(&r.map(|_| ()), None)),
-            Call::HeadsUp(pvf) => host.heads_up(vec![pvf]).await.map(|()| Judgement {
-                kind: "accepted".into(),
-                violation: None,
-            }),
+                .map(|r| workload::judge_precheck(&r.map(|_| ()), None))
+                .map_err(|e| e.to_string()),
+            Call::HeadsUp(pvf) => host
+                .heads_up(vec![pvf])
+                .await
+                .map(|()| Judgement {
+                    kind: "accepted".into(),
+                    violation: None,
+                })
+                .map_err(|e| e.to_string()),
             Call::Execute {
                 pvf,
                 params,
                 timeout,
                 deserves,
             } => {
+                // As a node runs an approval: the host answers each attempt, and the
+                // validation layer retries (re-preparing a bad artifact first) while time
+                // allows. A host that went away is not a local error here but a violation.
                 let (pvd, pov) = crate::adder::pvd_pov(&params);
+                let input = ExecutionInput {
+                    pvd,
+                    pov,
+                    params_extension: None,
+                };
                 let kind = PvfExecKind::Approval;
-                host.execute_pvf(pvf, timeout, pvd, pov, kind)
-                    .await
-                    .map(|r| {
-                        workload::judge_execution(
-                            &r.map(|v| parity_scale_codec::Encode::encode(&v)),
-                            &deserves,
-                        )
-                    })
+                match execute_with_retry(&host, pvf, timeout, input, kind, RETRY_DELAY).await {
+                    Err(ValidationError::Internal(InternalValidationError::HostCommunication(
+                        e,
+                    ))) => Err(e),
+                    r => Ok(workload::judge_execution(
+                        &r.map(|v| parity_scale_codec::Encode::encode(&v)),
+                        &deserves,
+                    )),
+                }
             }
         }
     };

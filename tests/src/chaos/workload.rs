@@ -47,7 +47,8 @@ pub enum Call {
     Prepare(PvfPrepData),
     /// `heads_up`: no answer.
     HeadsUp(PvfPrepData),
-    /// `execute_pvf` (approval), expecting a verdict.
+    /// An approval through `pvf_validation::retry::execute_with_retry` (the node's retry
+    /// around `execute_pvf`), expecting a verdict.
     Execute {
         /// The PVF.
         pvf: PvfPrepData,

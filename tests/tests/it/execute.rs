@@ -10,6 +10,7 @@ use pvf_tests::{
     adder::{Adder, pvd_pov},
     procs,
 };
+use pvf_validation::retry::ExecutionInput;
 use std::{
     path::Path,
     time::{Duration, Instant},
@@ -91,6 +92,37 @@ async fn adder_valid_and_invalid_blocks_and_100_concurrent_executions() {
     );
 }
 
+/// The approval through the validation layer's caller-side retry, as a node runs it (with a
+/// short retry delay).
+async fn execute_with_retry(
+    host: &ValidationHost,
+    code: &[u8],
+    params: &ValidationParams,
+    timeout: Duration,
+) -> Result<Vec<u8>, ValidationError> {
+    let pvf = pvf_tests::pvf(
+        code.to_vec(),
+        PrepareJobKind::Compilation,
+        Duration::from_secs(60),
+    );
+    let (pvd, pov) = pvd_pov(params);
+    let input = ExecutionInput {
+        pvd,
+        pov,
+        params_extension: None,
+    };
+    pvf_validation::retry::execute_with_retry(
+        host,
+        pvf,
+        timeout,
+        input,
+        PvfExecKind::Approval,
+        Duration::from_millis(200),
+    )
+    .await
+    .map(|r| r.encode())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deleted_or_corrupted_artifact_is_prepared_again_never_invalid() {
     let _process = pvf_tests::sharing_the_process();
@@ -100,58 +132,79 @@ async fn a_deleted_or_corrupted_artifact_is_prepared_again_never_invalid() {
     let adder = Adder::load(&corpus);
     let cache = tempfile::tempdir().unwrap();
     let host = host(cache.path(), 1);
-    let run = || execute(&host, &adder.code, &adder.good, Duration::from_secs(5));
+    let timeout = Duration::from_secs(12);
+    let run = || execute(&host, &adder.code, &adder.good, timeout);
     assert_eq!(run().await, Ok(adder.expected.clone()));
-    let artifacts = || {
-        let found: Vec<_> = std::fs::read_dir(cache.path())
+    let artifacts = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(cache.path())
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "pvf"))
-            .collect();
-        assert_eq!(found.len(), 1, "{found:?}");
-        found
+            .collect()
     };
+    let prepared = || host.counters().prepare.jobs_started;
 
+    // A deleted file is ours to fix: the host prepares it again by itself.
     for artifact in artifacts() {
         std::fs::remove_file(artifact).unwrap();
     }
     assert_eq!(run().await, Ok(adder.expected.clone()));
-    assert_eq!(
-        host.counters().prepare.jobs_started,
-        2,
-        "the deleted artifact was prepared again"
-    );
+    assert_eq!(prepared(), 2, "the deleted artifact was prepared again");
 
-    // Corrupt the file and kill the execute worker, so the next one has to load it.
-    for artifact in artifacts() {
-        let mut bytes = std::fs::read(&artifact).unwrap();
+    // Corrupt the file and kill the execute worker, so that the next one has to load it.
+    let corrupt_the_artifact = || async {
+        let found = artifacts();
+        assert_eq!(found.len(), 1, "{found:?}");
+        let mut bytes = std::fs::read(&found[0]).unwrap();
         let middle = bytes.len() / 2;
         bytes[middle] ^= 0xff;
-        std::fs::write(&artifact, bytes).unwrap();
-    }
-    let execute_workers: Vec<i32> = procs::workers_of(cache.path())
-        .into_iter()
-        .filter(|pid| {
-            procs::cmdline(*pid)
-                .unwrap_or_default()
-                .contains("execute-worker")
-        })
-        .collect();
-    assert_eq!(execute_workers.len(), 1, "{execute_workers:?}");
-    procs::signal(execute_workers[0], libc::SIGKILL);
-    // Wait for the zombie state, not an empty command line: the kernel drops the command line
-    // before it closes the dead process's sockets.
-    pvf_tests::poll_until(
-        Duration::from_secs(5),
-        "the execute worker to be dead",
-        || (!procs::is_alive(execute_workers[0])).then_some(()),
-    )
-    .await;
-    assert_eq!(run().await, Ok(adder.expected.clone()));
+        std::fs::write(&found[0], bytes).unwrap();
+        let execute_workers: Vec<i32> = procs::workers_of(cache.path())
+            .into_iter()
+            .filter(|pid| {
+                procs::cmdline(*pid)
+                    .unwrap_or_default()
+                    .contains("execute-worker")
+            })
+            .collect();
+        assert_eq!(execute_workers.len(), 1, "{execute_workers:?}");
+        procs::signal(execute_workers[0], libc::SIGKILL);
+        // Wait for the zombie state, not an empty command line: the kernel drops the command
+        // line before it closes the dead process's sockets.
+        pvf_tests::poll_until(
+            Duration::from_secs(5),
+            "the execute worker to be dead",
+            || (!procs::is_alive(execute_workers[0])).then_some(()),
+        )
+        .await;
+    };
+
+    // The host alone answers with the error, as the reference's does, for an approval too: it
+    // deletes the artifact but neither prepares it again nor reruns the job.
+    corrupt_the_artifact().await;
     assert_eq!(
-        host.counters().prepare.jobs_started,
-        3,
-        "the corrupted artifact was prepared again"
+        run().await,
+        Err(ValidationError::PossiblyInvalid(
+            PossiblyInvalidError::CorruptedArtifact
+        ))
+    );
+    assert_eq!(artifacts(), Vec::<std::path::PathBuf>::new(), "deleted");
+    assert_eq!(prepared(), 2, "the host did not prepare it again by itself");
+    assert_eq!(run().await, Ok(adder.expected.clone()));
+    assert_eq!(prepared(), 3, "the next request prepared it anew");
+
+    // Through the validation layer, as a node runs an approval, a corrupted artifact is never
+    // a vote: its retry prepares the artifact again (a pre-check) and runs the candidate once
+    // more, with the time left.
+    corrupt_the_artifact().await;
+    assert_eq!(
+        execute_with_retry(&host, &adder.code, &adder.good, timeout).await,
+        Ok(adder.expected.clone())
+    );
+    assert_eq!(
+        prepared(),
+        4,
+        "the retry prepared the corrupted artifact again"
     );
 }
 

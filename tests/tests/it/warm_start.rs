@@ -1,6 +1,7 @@
 //! Warm start: artifacts survive a restart and are used without compiling again; foreign,
-//! truncated or corrupted ones are prepared again, never executed and never `Invalid`; a
-//! background heads-up never delays Critical work.
+//! truncated or corrupted ones are prepared again, never executed and never `Invalid` (an
+//! execution that finds one is answered `CorruptedArtifact` by the host, and the validation
+//! layer's retry prepares it again); a background heads-up never delays Critical work.
 
 use parity_scale_codec::Encode;
 use pvf_common::{
@@ -15,6 +16,7 @@ use pvf_host::{
     execute::lanes::PvfExecKind,
 };
 use pvf_tests::adder::{Adder, pvd_pov};
+use pvf_validation::retry::ExecutionInput;
 use std::{
     path::{Path, PathBuf},
     time::{Duration, Instant},
@@ -52,6 +54,32 @@ async fn execute(
     )
     .await
     .expect("host alive")
+    .map(|r| r.encode())
+}
+
+/// [`execute`] as a node runs an approval: through the validation layer's retry, which
+/// prepares a bad artifact again before its one retry.
+async fn execute_with_retry(
+    host: &ValidationHost,
+    pvf: &PvfPrepData,
+    params: &ValidationParams,
+) -> Result<Vec<u8>, ValidationError> {
+    let pvf = pvf.with_kind_and_timeout(Compilation, GENEROUS);
+    let (pvd, pov) = pvd_pov(params);
+    let input = ExecutionInput {
+        pvd,
+        pov,
+        params_extension: None,
+    };
+    pvf_validation::retry::execute_with_retry(
+        host,
+        pvf,
+        Duration::from_secs(10),
+        input,
+        PvfExecKind::Approval,
+        Duration::from_millis(200),
+    )
+    .await
     .map(|r| r.encode())
 }
 
@@ -210,7 +238,7 @@ async fn foreign_truncated_or_corrupted_artifacts_are_prepared_again_never_execu
     assert_eq!(artifact_files(cache.path()).len(), 3);
     for pvf in [&foreign, &truncated, &flipped] {
         assert_eq!(
-            execute(&host, pvf, &adder.good).await,
+            execute_with_retry(&host, pvf, &adder.good).await,
             Ok(adder.expected.clone()),
             "a damaged artifact must be prepared again, not executed"
         );
