@@ -5,7 +5,7 @@
 //! against), 2 error (bad input, a preparation error, or a local problem: no vote).
 
 use clap::{Args, ValueEnum};
-use parity_scale_codec::{Decode, Encode};
+use parity_scale_codec::{Decode, DecodeAll, Encode};
 use pvf_common::{
     ExecutorParams, PrepareJobKind, PvfPrepData, PvfPrepKind,
     blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
@@ -85,8 +85,9 @@ fn read_input(value: &str) -> Result<Vec<u8>, String> {
     }
 }
 
+/// Decodes the whole input: trailing bytes mean the input is not what the flag says.
 fn decode<T: Decode>(what: &str, bytes: &[u8]) -> Result<T, String> {
-    T::decode(&mut &bytes[..]).map_err(|e| format!("{what} does not decode: {e}"))
+    T::decode_all(&mut &bytes[..]).map_err(|e| format!("{what} does not decode: {e}"))
 }
 
 fn inputs(args: &ValidateArgs) -> Result<(PersistedValidationData, PoV), String> {

@@ -328,3 +328,70 @@ fn validate_takes_its_timeout_from_the_sessions_executor_params() {
         "{stderr}"
     );
 }
+
+/// `--receipt`: the adder's good block as a candidate whose V2 receipt commits to it, then the
+/// same receipt with one commitment changed, and a receipt with trailing bytes.
+#[test]
+fn validate_with_a_receipt_prints_the_vote() {
+    use parity_scale_codec::{Decode, Encode};
+    use pvf_validation::{
+        candidate::{Hash, ParaId, PersistedValidationData},
+        receipt::{self, CommittedInputs, DescriptorLayout},
+    };
+    let Some(corpus) = pvf_tests::corpus_dir_or_skip("validate the adder with a receipt") else {
+        return;
+    };
+    let adder = pvf_tests::adder::Adder::load(&corpus);
+    let (pvd, pov) = pvf_tests::adder::pvd_pov(&adder.good);
+    let relay_pvd = PersistedValidationData::decode(&mut &pvd.encode()[..]).unwrap();
+    let result = pvf_common::execute::ValidationResult::decode(&mut &adder.expected[..]).unwrap();
+    let inputs = CommittedInputs {
+        para_id: ParaId::new(100),
+        relay_parent: Hash::repeat_byte(1),
+        pvd: &relay_pvd,
+        pov: &pov,
+        code: &adder.code,
+        para_head: &result.head_data.0,
+    };
+    let layout = DescriptorLayout::V2 {
+        core_index: 3,
+        session_index: 11,
+    };
+    let descriptor = receipt::descriptor(layout, &inputs);
+    let honest = receipt::receipt(descriptor.clone(), &receipt::commitments(&result).unwrap());
+    let mut other = result.clone();
+    other.processed_downward_messages += 1;
+    let dishonest = receipt::receipt(descriptor, &receipt::commitments(&other).unwrap());
+
+    let dir = tempfile::tempdir().unwrap();
+    let code_path = dir.path().join("adder.wasm");
+    std::fs::write(&code_path, &adder.code).unwrap();
+    let hex = |bytes: Vec<u8>| format!("0x{}", hex::encode(bytes));
+    let run = |receipt: String| {
+        let output = Command::new(PVF)
+            .args(["validate", code_path.to_str().unwrap(), "--kind", "backing"])
+            .args(["--pvd", &hex(pvd.encode()), "--pov", &hex(pov.encode())])
+            .args(["--receipt", &receipt])
+            .output()
+            .unwrap();
+        let json = serde_json::from_slice::<serde_json::Value>(&output.stdout).ok();
+        (
+            output.status.code(),
+            json,
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (code, json, stderr) = run(hex(honest.encode()));
+    assert_eq!(code, Some(0), "{stderr}");
+    let json = json.unwrap();
+    assert_eq!(json["vote"], "valid");
+    assert_eq!(json["head_data"], hex(result.head_data.0.clone()));
+    let (code, json, stderr) = run(hex(dishonest.encode()));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert_eq!(json.unwrap()["kind"], "CommitmentsHashMismatch");
+    let mut trailing = honest.encode();
+    trailing.push(0);
+    let (code, _, stderr) = run(hex(trailing));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("--receipt does not decode"), "{stderr}");
+}

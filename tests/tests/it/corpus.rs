@@ -1,11 +1,13 @@
 //! Pre-check verdicts of the shared corpus through the real host: every blob must get the
-//! verdict the reference gives it ([`pvf_tests::CORPUS_VERDICTS`]), with the full sandbox on.
+//! verdict the reference gives it ([`pvf_tests::CORPUS_VERDICTS`]), with the full sandbox on,
+//! and the pvf-checker vote the validation layer casts on it.
 
 use pvf_common::{
     ExecutorParams, PrepareJobKind, PvfPrepData, blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
 };
 use pvf_host::Config;
 use pvf_tests::{CORPUS_VERDICTS, corpus_dir_or_skip, start_host_with, test_worker, verdict_kind};
+use pvf_validation::precheck::PreCheckOutcome;
 use std::time::{Duration, Instant};
 
 const PRECHECK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -48,9 +50,20 @@ async fn corpus_precheck_verdicts_match_the_reference() {
     let mut mismatches = Vec::new();
     for (file, expected, result, done_after) in &results {
         let got = verdict_kind(result);
-        eprintln!("{file:<55} {got:<14} (expected {expected}) done after {done_after:.2?}");
-        if got != *expected {
-            mismatches.push(format!("{file}: expected {expected}, got {result:?}"));
+        // The pvf-checker's vote, as the validation layer casts it on this answer.
+        let vote = PreCheckOutcome::from(result.clone());
+        let vote_name = match vote {
+            PreCheckOutcome::Valid => "for",
+            PreCheckOutcome::Invalid(_) => "against (invalid)",
+            PreCheckOutcome::Failed(_) => "against (failed)",
+        };
+        eprintln!(
+            "{file:<55} {got:<14} (expected {expected}) vote {vote_name:<18} done after {done_after:.2?}"
+        );
+        if got != *expected || vote.votes_for() != (*expected == "ok") {
+            mismatches.push(format!(
+                "{file}: expected {expected}, got {result:?}, vote {vote_name}"
+            ));
         }
     }
     assert!(

@@ -3,8 +3,8 @@ use crate::{
     candidate::CandidateValidationResult as Verdict,
     checks::code_hash,
     exhaustive::ExhaustiveRequest,
-    fixed_chain::FixedChain,
     fake_host::{Call, ScriptedHost},
+    fixed_chain::FixedChain,
     test_candidate::{CODE, V2, V3, receipt_for, request, result},
 };
 use pvf_common::{

@@ -1,8 +1,8 @@
 use super::*;
 use crate::{
     candidate::CandidateValidationResult as Verdict,
-    fixed_chain::FixedChain,
     fake_host::{Call, ScriptedHost},
+    fixed_chain::FixedChain,
     receipt::DescriptorLayout,
     test_candidate::{RELAY_PARENT, SCHEDULING_PARENT, V2, V3, request, result},
 };
