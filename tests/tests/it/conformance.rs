@@ -60,6 +60,68 @@ async fn conformance_verdicts_match_the_reference() {
     );
 }
 
+/// The pvf-checker vote the validation layer casts on every bundled input, pre-checked through
+/// a real host with the session's pre-check timeout and kind, is the one the reference's
+/// recorded verdict implies: for on success, against as `Invalid` on a deterministic error,
+/// against as `Failed` on any other.
+#[tokio::test(flavor = "multi_thread")]
+async fn precheck_votes_on_the_bundled_set_are_the_references() {
+    use pvf_validation::precheck::{PreCheckOutcome, precheck};
+    let _process = pvf_tests::sharing_the_process();
+    let inputs = suite::load(&suite::inputs_dir());
+    let reference: std::collections::BTreeMap<String, String> =
+        suite::Expected::load(&suite::expected_path())
+            .verdicts()
+            .into_iter()
+            .filter(|v| v.kind == "precheck")
+            .map(|v| (v.name, v.class))
+            .collect();
+    let (_cache, host) = host();
+    let votes = inputs.iter().map(|input| {
+        let host = host.clone();
+        async move {
+            let limit = pvf_common::blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT;
+            let vote = precheck(&host, input.code.clone(), ExecutorParams::new(), limit).await;
+            (input.name.clone(), vote)
+        }
+    });
+    let votes = futures::future::join_all(votes).await;
+    let (mut wrong, mut counted) = (Vec::new(), std::collections::BTreeMap::new());
+    for (name, vote) in &votes {
+        let Some(class) = reference.get(name) else {
+            continue;
+        };
+        // The reference's `PrepareError::is_deterministic`, by variant.
+        let expected = match class.as_str() {
+            "ok" => "for",
+            "Prevalidation"
+            | "Preparation"
+            | "JobError"
+            | "OutOfMemory"
+            | "CouldNotDecompressCodeBlob" => "against: invalid",
+            _ => "against: failed",
+        };
+        let got = match vote {
+            PreCheckOutcome::Valid => "for",
+            PreCheckOutcome::Invalid(_) => "against: invalid",
+            PreCheckOutcome::Failed(_) => "against: failed",
+        };
+        *counted.entry(got).or_insert(0) += 1;
+        if got != expected {
+            wrong.push(format!(
+                "{name}: the reference's {class} means {expected}, we vote {got}: {vote:?}"
+            ));
+        }
+    }
+    eprintln!("pre-check votes on the bundled set: {counted:?}");
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_eq!(
+        counted.values().sum::<usize>(),
+        reference.len(),
+        "every recorded input voted on"
+    );
+}
+
 /// Post-MVP opcodes and encodings: the reference's prevalidation parses with parity-wasm, with
 /// none of its optional features, whatever the executor parameters say (`prevalidate` takes
 /// no parameters; WasmExtBulkMemory only changes the compiler's settings). So even with
