@@ -68,6 +68,11 @@ impl ScriptedHost {
         self.inner.calls.borrow().clone()
     }
 
+    /// Forgets the calls so far.
+    pub fn forget_calls(&self) {
+        self.inner.calls.borrow_mut().clear();
+    }
+
     /// The timeouts of the execution attempts so far.
     pub fn attempts(&self) -> Vec<Duration> {
         self.calls()

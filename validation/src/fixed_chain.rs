@@ -73,6 +73,11 @@ impl FixedChain {
         }
     }
 
+    /// The answers now.
+    pub fn answers(&self) -> Answers {
+        self.answers.borrow().clone()
+    }
+
     /// Changes the answers.
     pub fn set(&self, change: impl FnOnce(&mut Answers)) {
         change(&mut self.answers.borrow_mut());

@@ -1,3 +1,6 @@
+//! The reference's policy, message by message: each case is a `ValidateFromExhaustive` sent to
+//! the actor over a scripted host (`fake_host`) and a relay chain of fixed answers.
+
 use super::*;
 use crate::{
     candidate::CandidateValidationResult as Verdict,
@@ -20,13 +23,37 @@ use std::time::Duration;
 const DELAY: Duration = Duration::from_millis(10);
 const BACKING: PvfExecKind = PvfExecKind::Backing([0xaa; 32]);
 
+/// Validates `request` as a node asks for it: a `ValidateFromExhaustive` message to a fresh
+/// actor over `host` and `chain` (after a leaves update that shows the V3 node feature, if
+/// `v3_ever_seen`; the fake host's record of it is dropped).
 async fn validate_with(
     host: &ScriptedHost,
     chain: &FixedChain,
     request: ExhaustiveRequest,
     v3_ever_seen: bool,
 ) -> Result<Verdict, ValidationFailed> {
-    validate(host, chain, request, v3_ever_seen, DELAY).await
+    use crate::actor::{ActiveLeavesUpdate, CandidateValidator, Config, ValidateFromExhaustive};
+    use actix::Actor;
+    let config = Config {
+        retry_delay: DELAY,
+        ..Config::default()
+    };
+    let actor = CandidateValidator::new(host.clone(), chain.clone(), config).start();
+    if v3_ever_seen {
+        let enabled = chain.answers().v3_enabled;
+        chain.set(|a| a.v3_enabled = true);
+        let update = ActiveLeavesUpdate {
+            activated: Some(crate::candidate::Hash::repeat_byte(9)),
+            deactivated: Vec::new(),
+        };
+        actor.send(update).await.expect("the actor is alive");
+        chain.set(|a| a.v3_enabled = enabled);
+        host.forget_calls();
+    }
+    actor
+        .send(ValidateFromExhaustive(request))
+        .await
+        .expect("the actor is alive")
 }
 
 fn possibly(e: PossiblyInvalidError) -> ValidationError {
@@ -42,7 +69,7 @@ fn execution_error(verdict: &Result<Verdict, ValidationFailed>) -> bool {
 
 /// Every error the host can answer, and the vote it must lead to (the reference's final
 /// mapping), whichever the kind: backing answers it at once, approvals after retrying.
-#[tokio::test]
+#[actix::test]
 async fn every_row_of_the_final_mapping() {
     type Check = fn(&Result<Verdict, ValidationFailed>) -> bool;
     let abstains: Check = |v| v.is_err();
@@ -107,7 +134,7 @@ async fn every_row_of_the_final_mapping() {
     assert!(matches!(verdict, Ok(Verdict::Valid(..))), "{verdict:?}");
 }
 
-#[tokio::test]
+#[actix::test]
 async fn backing_never_retries_and_never_reprepares() {
     for error in [
         possibly(PossiblyInvalidError::AmbiguousWorkerDeath),
@@ -124,7 +151,7 @@ async fn backing_never_retries_and_never_reprepares() {
     }
 }
 
-#[tokio::test]
+#[actix::test]
 async fn an_approval_retries_with_the_time_left_and_reprepares_first_after_runtime_construction() {
     let host = ScriptedHost::new(vec![
         Err(possibly(PossiblyInvalidError::AmbiguousWorkerDeath)),
@@ -157,7 +184,7 @@ async fn an_approval_retries_with_the_time_left_and_reprepares_first_after_runti
     assert!(attempts[2] <= attempts[1], "{attempts:?}");
 }
 
-#[tokio::test]
+#[actix::test]
 async fn the_retry_stops_when_the_time_runs_out() {
     let host = ScriptedHost::new(vec![Err(possibly(
         PossiblyInvalidError::AmbiguousWorkerDeath,
@@ -190,7 +217,7 @@ fn the_execution(host: &ScriptedHost) -> (PvfPrepData, Duration, ExecutionInput,
     }
 }
 
-#[tokio::test]
+#[actix::test]
 async fn timeouts_and_the_bomb_limit_come_from_the_session() {
     let host = ScriptedHost::new(vec![Ok(result())]);
     let chain = FixedChain::default();
@@ -219,7 +246,7 @@ fn signalled() -> ValidationResult {
     result
 }
 
-#[tokio::test]
+#[actix::test]
 async fn a_v3_candidate_runs_with_the_extension_in_its_scheduling_parents_lane() {
     for (v3_ever_seen, lane, extension) in [
         (false, RELAY_PARENT, None),
@@ -256,7 +283,7 @@ async fn a_v3_candidate_runs_with_the_extension_in_its_scheduling_parents_lane()
     }
 }
 
-#[tokio::test]
+#[actix::test]
 async fn a_failed_input_check_never_reaches_the_host() {
     let host = ScriptedHost::new(Vec::new());
     let mut request = request(V2, PvfExecKind::Approval);
@@ -269,7 +296,7 @@ async fn a_failed_input_check_never_reaches_the_host() {
     assert!(host.calls().is_empty());
 }
 
-#[tokio::test]
+#[actix::test]
 async fn backing_checks_the_sessions_approvals_do_not() {
     type ChainChange = fn(&mut crate::fixed_chain::Answers);
     let cases: [(ChainChange, InvalidCandidate); 2] = [
@@ -299,7 +326,7 @@ async fn backing_checks_the_sessions_approvals_do_not() {
     assert!(matches!(verdict, Ok(Verdict::Valid(..))), "{verdict:?}");
 }
 
-#[tokio::test]
+#[actix::test]
 async fn a_runtime_call_that_fails_means_abstain() {
     let failures: [fn(&mut crate::fixed_chain::Answers); 3] = [
         |a| a.bomb_limit = None,
