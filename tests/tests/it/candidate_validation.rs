@@ -211,3 +211,102 @@ async fn decompression_bombs_pov_invalid_code_abstain() {
     let abstain = verdict(&small_limit_validator, request).await;
     assert!(abstain.is_err(), "{abstain:?}");
 }
+
+/// The bytes a PVF receives, per descriptor version, end to end: `echo-params.wat` returns its
+/// input as the new head, so a candidate is valid only if its receipt commits to exactly the
+/// input the reference's worker builds: the encoded `ValidationParams`, followed for a V3
+/// descriptor (once the `CandidateReceiptV3` node feature has been seen) by
+/// `0x03 ++ relay_parent ++ scheduling_parent`.
+#[actix::test]
+async fn each_descriptor_version_gets_the_references_params_bytes() {
+    use parity_scale_codec::Encode;
+    use pvf_validation::actor::ActiveLeavesUpdate;
+    let _process = pvf_tests::sharing_the_process();
+    let code = pvf_tests::test_pvf("echo-params.wat");
+    let cache = tempfile::tempdir().unwrap();
+    let chain = FixedChain::default();
+    let validator = start_validator(cache.path(), &chain);
+    let pvd = PersistedValidationData {
+        parent_head: vec![1, 2, 3].into(),
+        relay_parent_number: 5,
+        relay_parent_storage_root: Hash::repeat_byte(0x11),
+        max_pov_size: 1 << 20,
+    };
+    let pov = PoV {
+        block_data: pvf_common::execute::BlockData(vec![9; 16]),
+    };
+    let (relay_parent, scheduling_parent) = (Hash::repeat_byte(0xaa), Hash::repeat_byte(0xbb));
+    let params = pvf_common::execute::ValidationParams {
+        parent_head: pvf_common::execute::HeadData(vec![1, 2, 3]),
+        block_data: pov.block_data.clone(),
+        relay_parent_number: 5,
+        relay_parent_storage_root: [0x11; 32],
+        extension: None,
+    }
+    .encode();
+    let mut with_extension = params.clone();
+    with_extension.push(3);
+    with_extension.extend_from_slice(relay_parent.as_bytes());
+    with_extension.extend_from_slice(scheduling_parent.as_bytes());
+    let v3 = DescriptorLayout::V3 {
+        core_index: 0,
+        session_index: 7,
+        scheduling_session: 7,
+        scheduling_parent,
+    };
+    let v2 = DescriptorLayout::V2 {
+        core_index: 0,
+        session_index: 7,
+    };
+    let cases = [
+        (DescriptorLayout::V1, false, &params),
+        (v2, false, &params),
+        // Before the node feature, a V3 descriptor is V1 to candidate validation.
+        (v3, false, &params),
+        (v3, true, &with_extension),
+        (v2, true, &params),
+    ];
+    for (layout, v3_seen, input) in cases {
+        if v3_seen {
+            chain.set(|a| a.v3_enabled = true);
+            let update = ActiveLeavesUpdate {
+                activated: Some(Hash::repeat_byte(1)),
+                deactivated: Vec::new(),
+            };
+            validator.send(update).await.unwrap();
+        }
+        let result = ValidationResult {
+            head_data: pvf_common::execute::HeadData(input.clone()),
+            new_validation_code: None,
+            upward_messages: Vec::new(),
+            horizontal_messages: Vec::new(),
+            processed_downward_messages: 0,
+            hrmp_watermark: 0,
+        };
+        let inputs = CommittedInputs {
+            para_id: ParaId::new(2000),
+            relay_parent,
+            pvd: &pvd,
+            pov: &pov,
+            code: &code,
+            para_head: input,
+        };
+        let receipt = receipt::receipt(
+            receipt::descriptor(layout, &inputs),
+            &receipt::commitments(&result).unwrap(),
+        );
+        let request = ExhaustiveRequest {
+            validation_data: pvd.clone(),
+            validation_code: code.clone(),
+            candidate_receipt: receipt,
+            pov: pov.clone(),
+            executor_params: ExecutorParams::new(),
+            exec_kind: PvfExecKind::Approval,
+        };
+        let verdict = verdict(&validator, request).await;
+        assert!(
+            matches!(verdict, Ok(Verdict::Valid(..))),
+            "{layout:?} (V3 feature seen: {v3_seen}): {verdict:?}"
+        );
+    }
+}
