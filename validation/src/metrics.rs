@@ -47,3 +47,86 @@ impl Drop for Timer {
         metrics::histogram!(self.name).record(self.started.elapsed().as_secs_f64());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::candidate::InvalidCandidate;
+    use metrics::{
+        Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+        SharedString, Unit,
+    };
+    use std::sync::{Arc, Mutex};
+
+    /// Records what was counted and observed, as `name{labels}` lines.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<String>>>);
+
+    struct Line(Seen, String);
+
+    impl CounterFn for Line {
+        fn increment(&self, value: u64) {
+            self.0
+                .0
+                .lock()
+                .unwrap()
+                .push(format!("{} +{value}", self.1));
+        }
+        fn absolute(&self, _: u64) {}
+    }
+
+    impl HistogramFn for Line {
+        fn record(&self, _: f64) {
+            self.0
+                .0
+                .lock()
+                .unwrap()
+                .push(format!("{} observed", self.1));
+        }
+    }
+
+    fn line(key: &Key) -> String {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|l| format!("{}={}", l.key(), l.value()))
+            .collect();
+        format!("{}{{{}}}", key.name(), labels.join(","))
+    }
+
+    impl Recorder for Seen {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            Counter::from_arc(Arc::new(Line(self.clone(), line(key))))
+        }
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::noop()
+        }
+        fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::from_arc(Arc::new(Line(self.clone(), line(key))))
+        }
+    }
+
+    #[test]
+    fn outcomes_and_timings_carry_the_references_names_and_labels() {
+        let seen = Seen::default();
+        metrics::with_local_recorder(&seen, || {
+            on_validation_event(&Ok(CandidateValidationResult::Invalid(
+                InvalidCandidate::Timeout,
+            )));
+            on_validation_event(&Err(ValidationFailed("local".into())));
+            drop(Timer::validate_from_exhaustive());
+            drop(Timer::validate_candidate_exhaustive());
+        });
+        assert_eq!(
+            *seen.0.lock().unwrap(),
+            [
+                "polkadot_parachain_validation_requests_total{validity=invalid} +1",
+                "polkadot_parachain_validation_requests_total{validity=validation failure} +1",
+                "polkadot_parachain_candidate_validation_validate_from_exhaustive{} observed",
+                "polkadot_parachain_candidate_validation_validate_candidate_exhaustive{} observed",
+            ]
+        );
+    }
+}
