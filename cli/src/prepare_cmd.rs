@@ -41,6 +41,9 @@ pub struct PrepareArgs {
     /// A standalone `pvf-worker` executable to use instead of this binary.
     #[arg(long)]
     pub workers_path: Option<PathBuf>,
+    /// Print one JSON document instead of the table (see the operator guide for its fields).
+    #[arg(long)]
+    pub json: bool,
     /// Start even if workers cannot be sandboxed (seccomp, plus Landlock or change-root).
     /// Untrusted code then runs with fewer protections.
     #[arg(long = "insecure-validator-i-know-what-i-do")]
@@ -135,7 +138,11 @@ async fn run_async(args: PrepareArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let progress = ProgressBar::new(inputs.len() as u64);
+    let progress = if args.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(inputs.len() as u64)
+    };
     progress.set_style(
         ProgressStyle::with_template("{spinner} [{elapsed}] {bar:30} {pos}/{len} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -158,11 +165,23 @@ async fn run_async(args: PrepareArgs) -> ExitCode {
     let rows = futures::future::join_all(jobs).await;
     progress.finish_and_clear();
     drop(host);
-    print!("{}", table::render(&rows));
     let failures = rows
         .iter()
         .filter(|r| r.as_expected.map_or(r.verdict != "ok", |ok| !ok))
         .count();
+    if args.json {
+        let mut json = table::to_json(&rows);
+        json["failures"] = failures.into();
+        match serde_json::to_string_pretty(&json) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: cannot print JSON: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        print!("{}{}", table::render(&rows), table::render_reasons(&rows));
+    }
     if failures == 0 {
         ExitCode::SUCCESS
     } else {
@@ -215,7 +234,7 @@ async fn prepare_one(
                 kind,
                 DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
             );
-            row.code_hash = pvf.code_hash().to_string()[..18].to_string();
+            row.code_hash = pvf.code_hash().to_string();
             let started = Instant::now();
             let result = host.prepare(pvf, Priority::Normal).await;
             row.wall_time = Some(started.elapsed());

@@ -10,6 +10,10 @@ pub struct SecurityArgs {
     /// A standalone `pvf-worker` executable to probe instead of this binary.
     #[arg(long)]
     pub workers_path: Option<PathBuf>,
+    /// Print one JSON document instead of the table: `features` (each with `feature`,
+    /// `available`, `reason`) and `secure_validator_mode` (`available`, `reason`).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Probes every feature with real worker processes and prints a table. Exits 0 when
@@ -45,6 +49,38 @@ pub fn run(args: SecurityArgs) -> ExitCode {
             }
         })
         .collect();
+    let decision = security::decide(&report, true);
+    if args.json {
+        let features: Vec<_> = rows
+            .iter()
+            .map(|(feature, available, reason)| {
+                serde_json::json!({
+                    "feature": feature,
+                    "available": *available == "yes",
+                    "reason": (!reason.is_empty()).then_some(reason),
+                })
+            })
+            .collect();
+        let json = serde_json::json!({
+            "features": features,
+            "secure_validator_mode": {
+                "available": decision.is_ok(),
+                "reason": decision.as_ref().err().map(|e| e.to_string()),
+            },
+        });
+        match serde_json::to_string_pretty(&json) {
+            Ok(text) => println!("{text}"),
+            Err(e) => {
+                eprintln!("error: cannot print JSON: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        return if decision.is_ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
     let width = rows
         .iter()
         .map(|r| r.0.len())
@@ -55,7 +91,7 @@ pub fn run(args: SecurityArgs) -> ExitCode {
     for (feature, available, reason) in &rows {
         println!("{feature:<width$}  {available:<9}  {reason}");
     }
-    match security::decide(&report, true) {
+    match decision {
         Ok(_) => {
             println!("\nsecure validator mode: can be enabled");
             ExitCode::SUCCESS

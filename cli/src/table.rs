@@ -6,7 +6,7 @@ use std::time::Duration;
 pub struct Row {
     /// Input name.
     pub name: String,
-    /// `0x` + first 8 bytes of the code hash, or "-".
+    /// The code hash (`0x` + 64 hex digits), or "-"; the table shows its first 8 bytes.
     pub code_hash: String,
     /// Blob size in bytes, if read.
     pub blob_size: Option<usize>,
@@ -78,7 +78,7 @@ pub fn render(rows: &[Row]) -> String {
             }
             [
                 r.name.clone(),
-                r.code_hash.clone(),
+                r.code_hash.chars().take(18).collect(),
                 opt(r.blob_size, |s| size(s as u64)),
                 opt(r.decompressed_size, |s| size(s as u64)),
                 verdict,
@@ -115,4 +115,86 @@ pub fn render(rows: &[Row]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// The full verdict of every row that is not "ok", one per line, to print under the table:
+/// the table cuts long verdicts, and the operator needs the whole reason.
+pub fn render_reasons(rows: &[Row]) -> String {
+    let failed: Vec<&Row> = rows.iter().filter(|r| r.verdict != "ok").collect();
+    if failed.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nreasons:\n");
+    for row in failed {
+        out.push_str(&format!("  {}: {}\n", row.name, row.verdict));
+    }
+    out
+}
+
+/// The rows as one JSON document (`pvf prepare --json`). Field names are stable: sizes in
+/// bytes, times in seconds, memory in KiB, `null` when not known.
+pub fn to_json(rows: &[Row]) -> serde_json::Value {
+    let inputs: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| {
+            serde_json::json!({
+                "name": r.name,
+                "code_hash": (r.code_hash != "-").then_some(&r.code_hash),
+                "blob_size": r.blob_size,
+                "wasm_size": r.decompressed_size,
+                "verdict": r.verdict,
+                "as_expected": r.as_expected,
+                "cpu_time_s": r.cpu_time.map(|d| d.as_secs_f64()),
+                "wall_time_s": r.wall_time.map(|d| d.as_secs_f64()),
+                "artifact_size": r.artifact_size,
+                "peak_rss_kib": r.peak_rss_kib,
+            })
+        })
+        .collect();
+    serde_json::json!({ "inputs": inputs })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(name: &str, verdict: &str) -> Row {
+        Row {
+            name: name.into(),
+            code_hash: format!("0x{}", "ab".repeat(32)),
+            blob_size: Some(10),
+            decompressed_size: None,
+            verdict: verdict.into(),
+            as_expected: None,
+            cpu_time: Some(Duration::from_millis(1500)),
+            wall_time: None,
+            artifact_size: None,
+            peak_rss_kib: None,
+        }
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_in_the_table_and_whole_under_it() {
+        let reason = format!(
+            "Prevalidation: prepare: {} UnknownOpcode(192)",
+            "x".repeat(100)
+        );
+        let rows = [row("good", "ok"), row("bad", &reason)];
+        let table = render(&rows);
+        assert!(!table.contains("UnknownOpcode(192)"), "{table}");
+        assert!(table.contains(&format!("0x{}", "ab".repeat(8))), "{table}");
+        let reasons = render_reasons(&rows);
+        assert_eq!(reasons, format!("\nreasons:\n  bad: {reason}\n"));
+        assert_eq!(render_reasons(&rows[..1]), "");
+    }
+
+    #[test]
+    fn json_rows_keep_the_whole_hash_and_reason() {
+        let json = to_json(&[row("bad", "Preparation: long")]);
+        let input = &json["inputs"][0];
+        assert_eq!(input["code_hash"], format!("0x{}", "ab".repeat(32)));
+        assert_eq!(input["verdict"], "Preparation: long");
+        assert_eq!(input["cpu_time_s"], 1.5);
+        assert!(input["wall_time_s"].is_null());
+    }
 }
