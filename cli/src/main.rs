@@ -12,6 +12,7 @@
 mod bench_cmd;
 mod cache_cmd;
 mod inputs;
+mod interrupt;
 mod prepare_cmd;
 mod security_cmd;
 mod table;

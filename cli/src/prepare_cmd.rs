@@ -117,13 +117,14 @@ async fn run_async(args: PrepareArgs) -> ExitCode {
     } else {
         inputs::from_files(&args.files)
     };
-    let temp_cache;
+    let mut temp_cache = None;
     let cache_path = match &args.cache_dir {
         Some(dir) => dir.clone(),
         None => match tempfile::Builder::new().prefix("pvf-cache-").tempdir() {
             Ok(dir) => {
-                temp_cache = dir;
-                temp_cache.path().to_path_buf()
+                let path = dir.path().to_path_buf();
+                temp_cache = Some(dir);
+                path
             }
             Err(e) => {
                 eprintln!("error: cannot create a temporary cache dir: {e}");
@@ -138,6 +139,7 @@ async fn run_async(args: PrepareArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let total = inputs.len();
     let progress = if args.json {
         ProgressBar::hidden()
     } else {
@@ -162,7 +164,24 @@ async fn run_async(args: PrepareArgs) -> ExitCode {
             row
         }
     });
-    let rows = futures::future::join_all(jobs).await;
+    let rows = tokio::select! {
+        rows = futures::future::join_all(jobs) => rows,
+        signal = crate::interrupt::first_signal() => {
+            let unfinished = total - progress.position() as usize;
+            progress.finish_and_clear();
+            eprintln!(
+                "interrupted by {}: {unfinished} of {total} preparations unfinished; stopping the workers and removing the worker dirs{}",
+                signal.name(),
+                if args.cache_dir.is_none() { " and the temporary cache dir" } else { "" },
+            );
+            // A second signal ends the process at once; otherwise the host's drop kills and
+            // reaps its workers and removes their dirs, and the temporary cache dir goes next.
+            crate::interrupt::exit_on_second_signal();
+            drop(host);
+            drop(temp_cache);
+            return ExitCode::from(signal.exit_code());
+        }
+    };
     progress.finish_and_clear();
     drop(host);
     let failures = rows

@@ -1,0 +1,84 @@
+//! SIGINT and SIGTERM to `pvf prepare` mid-compile: it exits 130 / 143 within 2 s, says what
+//! it interrupted, and leaves no worker and no temporary cache dir behind.
+
+use pvf_tests::procs;
+use std::{
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+const PVF: &str = env!("CARGO_BIN_EXE_pvf");
+
+#[test]
+fn an_interrupted_prepare_cleans_up_and_exits_with_the_signals_code() {
+    for (signal, name, code) in [
+        (libc::SIGINT, "SIGINT", 130),
+        (libc::SIGTERM, "SIGTERM", 143),
+    ] {
+        // The CLI's temp dir, so that what it leaves behind can be seen.
+        let tmp = tempfile::tempdir().unwrap();
+        let slow = tmp.path().join("slow.wasm");
+        std::fs::write(&slow, pvf_tests::slow_to_compile_pvf(400, 7)).unwrap();
+        let mut child = Command::new(PVF)
+            .args(["prepare", "--precheck"])
+            .arg(&slow)
+            .env("TMPDIR", tmp.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Its workers' command lines name their dirs inside the temporary cache dir.
+        let needle = format!("{}/pvf-cache-", tmp.path().display());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while procs::with_cmdline_containing(&needle).is_empty() {
+            assert!(Instant::now() < deadline, "no worker started");
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "pvf prepare ended early"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Let the compilation start.
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the compilation was too quick"
+        );
+
+        procs::signal(child.id() as i32, signal);
+        let sent = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                sent.elapsed() < Duration::from_secs(10),
+                "{name}: still running"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let took = sent.elapsed();
+        let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
+        assert_eq!(status.code(), Some(code), "{name}: {stderr}");
+        assert!(took < Duration::from_secs(2), "{name}: took {took:?}");
+        assert!(
+            stderr.contains(&format!("interrupted by {name}")),
+            "{stderr}"
+        );
+        assert!(
+            stderr.contains("1 of 1 preparations unfinished"),
+            "{stderr}"
+        );
+        assert_eq!(
+            procs::with_cmdline_containing(&needle),
+            Vec::<i32>::new(),
+            "{name}: a worker is left"
+        );
+        let left: Vec<_> = std::fs::read_dir(tmp.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("pvf-cache-"))
+            .collect();
+        assert!(left.is_empty(), "{name}: left behind {left:?}");
+    }
+}
