@@ -82,3 +82,47 @@ fn an_interrupted_prepare_cleans_up_and_exits_with_the_signals_code() {
         assert!(left.is_empty(), "{name}: left behind {left:?}");
     }
 }
+
+/// When the host dies without cleaning up (SIGKILL), its workers notice the closed connection
+/// and kill their running jobs at once, instead of compiling on for nobody.
+#[test]
+fn workers_of_a_killed_host_stop_their_jobs_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let slow = tmp.path().join("slow.wasm");
+    std::fs::write(&slow, pvf_tests::slow_to_compile_pvf(2000, 11)).unwrap();
+    let mut child = Command::new(PVF)
+        .args(["prepare", "--precheck", "--timeout", "600"])
+        .arg(&slow)
+        .env("TMPDIR", tmp.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let needle = format!("{}/pvf-cache-", tmp.path().display());
+    // The worker and its job process (a clone of it, with the same command line).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while procs::with_cmdline_containing(&needle).len() < 2 {
+        assert!(Instant::now() < deadline, "no job started");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "pvf prepare ended early"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the compilation was too quick"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let killed = Instant::now();
+    while !procs::with_cmdline_containing(&needle).is_empty() {
+        assert!(
+            killed.elapsed() < Duration::from_secs(2),
+            "the worker or its job still runs {:?} after the host died",
+            killed.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

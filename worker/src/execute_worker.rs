@@ -167,7 +167,7 @@ impl ExecuteWorker<'_> {
             thread_check,
             sandbox.job_spawn,
             request.execution_timeout,
-            &[host_socket],
+            Some(host_socket),
             |_| (self.job_fn)(engine, &artifact.module, semantics, &params, pvf_logging),
         );
         match report.result {

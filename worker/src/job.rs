@@ -40,6 +40,37 @@ pub fn claim_reply() -> bool {
     !REPLY_CLAIMED.swap(true, Ordering::SeqCst)
 }
 
+/// Waits until the job's pipe has something to read (or closed), or the host's connection hung
+/// up; true for the latter. A poll error counts as the pipe being ready: the blocking read
+/// that follows then reports what is wrong.
+fn host_hung_up_first(pipe: RawFd, host: RawFd) -> bool {
+    // libc directly: nix's `PollFlags` has no POLLRDHUP and drops revents it does not know.
+    let mut fds = [
+        libc::pollfd {
+            fd: pipe,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: host,
+            events: libc::POLLRDHUP,
+            revents: 0,
+        },
+    ];
+    loop {
+        // SAFETY: `fds` is a valid array of two pollfd structs for the duration of the call.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if rc < 0 {
+            if nix::errno::Errno::last() == nix::errno::Errno::EINTR {
+                continue;
+            }
+            return false;
+        }
+        let host_gone = fds[1].revents & (libc::POLLRDHUP | libc::POLLHUP | libc::POLLERR) != 0;
+        return host_gone && fds[0].revents == 0;
+    }
+}
+
 /// What the worker learnt about a finished job.
 #[derive(Debug)]
 pub struct JobReport<T> {
@@ -52,9 +83,11 @@ pub struct JobReport<T> {
 /// Runs `job` in a child process (a namespaced clone or a plain fork, per `how`) with a
 /// CPU-time limit and returns its result.
 ///
-/// `close_in_child` lists descriptors the child must not keep (the host socket), so the only
-/// way out of the job is its pipe. `job` receives the pipe's write descriptor, for the
-/// allocator's out-of-memory hook.
+/// `host_socket` is the connection to the host: the child does not keep it, so the only way out
+/// of the job is its pipe; and the worker watches it while the job runs: if the host hangs up
+/// (it stopped, or was interrupted), the job is killed at once instead of running to its end
+/// for nobody. `job` receives the pipe's write descriptor, for the allocator's out-of-memory
+/// hook.
 ///
 /// Must be called from a single-threaded process: only the calling thread survives `fork`.
 /// `threads` checks that first and refuses the job with [`JobFailure::Kernel`] otherwise.
@@ -62,7 +95,7 @@ pub fn run_in_child<T: Encode + Decode>(
     threads: &mut ThreadCheck,
     how: JobSpawn,
     cpu_time_limit: Duration,
-    close_in_child: &[RawFd],
+    host_socket: Option<RawFd>,
     job: impl FnOnce(RawFd) -> T,
 ) -> JobReport<T> {
     let failed = |failure: JobFailure| JobReport {
@@ -87,7 +120,7 @@ pub fn run_in_child<T: Encode + Decode>(
         // SAFETY: closing descriptors the child inherited and never uses: the pipe's read end
         // and the host socket, so the pipe is the job's only way out.
         unsafe { libc::close(read_fd) };
-        for fd in close_in_child.iter().chain(task_dir_fd.as_ref()) {
+        for fd in host_socket.iter().chain(task_dir_fd.as_ref()) {
             // SAFETY: as above; the worker's `/proc/self/task` would open its `/proc` files.
             unsafe { libc::close(*fd) };
         }
@@ -98,6 +131,19 @@ pub fn run_in_child<T: Encode + Decode>(
     match unsafe { pvf_security::clone::spawn_job(how, child_body) } {
         Err(e) => kernel_err("fork/clone", e),
         Ok(child) => {
+            if let Some(host) = host_socket
+                && host_hung_up_first(read_fd, host)
+            {
+                // Nobody will read the answer: stop the job now, reap it, and let the worker
+                // find the closed connection when it replies.
+                let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                tracing::warn!(target: pvf_common::LOG_TARGET, job_pid = child.as_raw(), "the host is gone: killed the running job");
+                return failed(JobFailure::Died {
+                    err: "killed by its worker: the host is gone".into(),
+                    job_pid: child.as_raw(),
+                });
+            }
             let reply = framing::recv_blocking::<_, Result<T, JobFailure>>(
                 &mut File::from(read_end),
                 MAX_JOB_REPLY_FRAME_LEN,
@@ -268,7 +314,7 @@ mod tests {
             &mut threads,
             JobSpawn::Fork,
             Duration::from_secs(10),
-            &[],
+            None,
             |_| 7u8,
         );
         drop(release);

@@ -247,7 +247,7 @@ fn prepare_one(
         thread_check,
         sandbox.job_spawn,
         pvf.prep_timeout(),
-        &[host_socket],
+        Some(host_socket),
         |reply_fd| job_fn(pvf, threads, reply_fd),
     );
     let compiled = report.result.map_err(prepare_error)??;
