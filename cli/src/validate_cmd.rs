@@ -7,9 +7,12 @@
 use clap::{Args, ValueEnum};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
 use pvf_common::{
-    ExecutorParams, PrepareJobKind, PvfPrepData, PvfPrepKind,
+    ExecutorParams, PrepareJobKind, PvfExecTimeoutKind, PvfPrepData, PvfPrepKind,
     blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
-    execute::{PersistedValidationData, PoV, ValidationError, ValidationParams, ValidationResult},
+    execute::{
+        POV_BOMB_LIMIT, PersistedValidationData, PoV, ValidationError, ValidationParams,
+        ValidationResult,
+    },
 };
 use pvf_host::{Config, execute::lanes::PvfExecKind};
 use pvf_validation::{
@@ -17,11 +20,16 @@ use pvf_validation::{
     exhaustive::{self, ExhaustiveRequest},
     fixed_chain::{Answers, FixedChain},
     policy::{self, DEFAULT_RETRY_DELAY, FinalOutcome},
+    pov_file,
     retry::{ExecutionInput, execute_with_retry, timeout_kind},
 };
 use serde_json::json;
 use std::collections::{BTreeMap, VecDeque};
-use std::{path::PathBuf, process::ExitCode, time::Duration};
+use std::{
+    path::{Path, PathBuf},
+    process::ExitCode,
+    time::Duration,
+};
 
 /// Which execution timeout and lane to use.
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -39,15 +47,24 @@ pub enum Kind {
 pub struct ValidateArgs {
     /// The PVF (plain or substrate-compressed wasm).
     pub pvf: PathBuf,
-    /// SCALE-encoded `ValidationParams`, as hex (0x…) or a file.
+    /// SCALE-encoded `ValidationParams`: a file, or else hex (with or without 0x).
     #[arg(long, conflicts_with_all = ["pvd", "pov"])]
     pub params: Option<String>,
-    /// SCALE-encoded `PersistedValidationData`, as hex or a file (with --pov).
+    /// SCALE-encoded `PersistedValidationData`, as a file or hex (with --pov).
     #[arg(long, requires = "pov")]
     pub pvd: Option<String>,
-    /// SCALE-encoded `PoV`, as hex or a file (with --pvd).
+    /// SCALE-encoded `PoV`, as a file or hex (with --pvd).
     #[arg(long, requires = "pvd")]
     pub pov: Option<String>,
+    /// A PoV file as a Cumulus collator exports it (`--export-pov-to-path`): a SCALE `PoV`
+    /// followed by a SCALE `PersistedValidationData`. Prints the verdict with the CPU time
+    /// against the backing and approval limits, the PoV sizes and the decoded result.
+    #[arg(long, conflicts_with_all = ["params", "pvd", "pov"])]
+    pub pov_file: Option<PathBuf>,
+    /// Keep artifacts in this dir instead of a temporary one, so that validating the same
+    /// PVF again does not compile it again.
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
     /// CPU-time limit of the execution, in seconds [default: the session's for --kind, else
     /// the reference's default].
     #[arg(long)]
@@ -55,16 +72,16 @@ pub struct ValidateArgs {
     /// Backing, approval or dispute.
     #[arg(long, value_enum, default_value_t = Kind::Approval)]
     pub kind: Kind,
-    /// The session's SCALE-encoded `ExecutorParams`, as hex (0x…) or a file [default: none].
+    /// The session's SCALE-encoded `ExecutorParams`, as a file or hex [default: none].
     /// They decide the preparation and execution timeouts, the memory and stack limits and
     /// the host functions (e.g. RFC-163's), as on chain.
     #[arg(long)]
     pub executor_params: Option<String>,
-    /// The candidate's SCALE-encoded `CandidateReceiptV2`, as hex (0x…) or a file (needs --pvd
-    /// and --pov). With it the whole candidate validation runs as a node runs it: the checks
+    /// The candidate's SCALE-encoded `CandidateReceiptV2`, as a file or hex (needs --pvd and
+    /// --pov, or --pov-file). With it the whole candidate validation runs as a node runs it: the checks
     /// against the receipt before and after execution, and the vote. The relay chain's
     /// answers are taken as the descriptor claims them (its session, its core for the para).
-    #[arg(long, requires = "pvd")]
+    #[arg(long)]
     pub receipt: Option<String>,
     /// With --receipt: the `CandidateReceiptV3` node feature has been seen, so V3 descriptors
     /// are validated as V3 (the PVF gets the V3 extension of its parameters).
@@ -78,11 +95,18 @@ pub struct ValidateArgs {
     pub insecure_validator: bool,
 }
 
-fn read_input(value: &str) -> Result<Vec<u8>, String> {
-    match value.strip_prefix("0x") {
-        Some(hex_text) => hex::decode(hex_text.trim()).map_err(|e| format!("bad hex: {e}")),
-        None => std::fs::read(value).map_err(|e| format!("cannot read {value}: {e}")),
+/// The bytes `value` of `flag` stands for: the file of that name if one exists, else hex with
+/// or without `0x`.
+fn read_input(flag: &str, value: &str) -> Result<Vec<u8>, String> {
+    let path = std::path::Path::new(value);
+    if path.exists() {
+        return std::fs::read(path).map_err(|e| format!("{flag}: cannot read {value}: {e}"));
     }
+    let text = value.trim();
+    let digits = text.strip_prefix("0x").unwrap_or(text);
+    hex::decode(digits).map_err(|e| {
+        format!("{flag}: {value:?} is neither a readable file (no such file) nor hex ({e})")
+    })
 }
 
 /// Decodes the whole input: trailing bytes mean the input is not what the flag says.
@@ -93,7 +117,7 @@ fn decode<T: Decode>(what: &str, bytes: &[u8]) -> Result<T, String> {
 fn inputs(args: &ValidateArgs) -> Result<(PersistedValidationData, PoV), String> {
     match (&args.params, &args.pvd, &args.pov) {
         (Some(params), None, None) => {
-            let params: ValidationParams = decode("--params", &read_input(params)?)?;
+            let params: ValidationParams = decode("--params", &read_input("--params", params)?)?;
             Ok((
                 PersistedValidationData {
                     parent_head: params.parent_head,
@@ -107,10 +131,10 @@ fn inputs(args: &ValidateArgs) -> Result<(PersistedValidationData, PoV), String>
             ))
         }
         (None, Some(pvd), Some(pov)) => Ok((
-            decode("--pvd", &read_input(pvd)?)?,
-            decode("--pov", &read_input(pov)?)?,
+            decode("--pvd", &read_input("--pvd", pvd)?)?,
+            decode("--pov", &read_input("--pov", pov)?)?,
         )),
-        _ => Err("give --params, or --pvd and --pov".into()),
+        _ => Err("give --params, --pvd and --pov, or --pov-file".into()),
     }
 }
 
@@ -168,9 +192,24 @@ pub fn run(args: ValidateArgs) -> ExitCode {
 fn run_inner(args: ValidateArgs) -> Result<u8, String> {
     let code =
         std::fs::read(&args.pvf).map_err(|e| format!("cannot read {}: {e}", args.pvf.display()))?;
-    let (pvd, pov) = inputs(&args)?;
+    if args.receipt.is_some() && args.params.is_some() {
+        return Err("--receipt needs --pvd and --pov, or --pov-file (not --params)".into());
+    }
+    let (pvd, pov) = match &args.pov_file {
+        Some(path) => {
+            let bytes = std::fs::read(path)
+                .map_err(|e| format!("--pov-file: cannot read {}: {e}", path.display()))?;
+            let (pov, pvd) = pov_file::decode(&bytes)
+                .map_err(|e| format!("--pov-file {}: {e}", path.display()))?;
+            (pvd, pov)
+        }
+        None => inputs(&args)?,
+    };
     let executor_params: ExecutorParams = match &args.executor_params {
-        Some(value) => decode("--executor-params", &read_input(value)?)?,
+        Some(value) => decode(
+            "--executor-params",
+            &read_input("--executor-params", value)?,
+        )?,
         None => ExecutorParams::new(),
     };
     let kind = match args.kind {
@@ -184,12 +223,29 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
         None => policy::exec_timeout(&executor_params, timeout_kind(kind)),
     };
     let prep_timeout = policy::prep_timeout(&executor_params, PvfPrepKind::Prepare);
+    let limits = CpuLimits {
+        backing: policy::exec_timeout(&executor_params, PvfExecTimeoutKind::Backing),
+        approval: policy::exec_timeout(&executor_params, PvfExecTimeoutKind::Approval),
+        this_run: timeout,
+    };
     let (program, prefix) = crate::prepare_cmd::worker_program(args.workers_path.as_ref())?;
-    let cache = tempfile::Builder::new()
-        .prefix("pvf-cache-")
-        .tempdir()
-        .map_err(|e| format!("cannot create a cache dir: {e}"))?;
-    let mut config = Config::new(cache.path().into(), program);
+    // Declared before the host, so dropped after it.
+    let temporary_cache;
+    let cache_path = match &args.cache_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create the cache dir {}: {e}", dir.display()))?;
+            dir.clone()
+        }
+        None => {
+            temporary_cache = tempfile::Builder::new()
+                .prefix("pvf-cache-")
+                .tempdir()
+                .map_err(|e| format!("cannot create a cache dir: {e}"))?;
+            temporary_cache.path().to_path_buf()
+        }
+    };
+    let mut config = Config::new(cache_path.clone(), program);
     config.prepare_worker_args_prefix = prefix;
     config.secure_validator_mode = !args.insecure_validator;
     let host = pvf_host::start(config).map_err(|e| e.to_string())?;
@@ -205,7 +261,7 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
         .build()
         .map_err(|e| e.to_string())?;
     if let Some(receipt) = &args.receipt {
-        let receipt: CandidateReceipt = decode("--receipt", &read_input(receipt)?)?;
+        let receipt: CandidateReceipt = decode("--receipt", &read_input("--receipt", receipt)?)?;
         return validate_candidate(
             &runtime,
             &host,
@@ -217,6 +273,10 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
             args.v3_enabled,
         );
     }
+    let report = args
+        .pov_file
+        .as_ref()
+        .map(|path| PovFileReport::new(path, &pvd, &pov));
     let input = ExecutionInput {
         pvd,
         pov,
@@ -231,10 +291,21 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
         kind,
         DEFAULT_RETRY_DELAY,
     ));
-    let (json, code) = match &outcome {
+    let (mut json, code) = match &outcome {
         Ok(result) => (result_json(result), 0),
         Err(error) => error_json(error),
     };
+    if let Some(report) = report {
+        let cpu_time = execute_workers_cpu_time();
+        report.add_to(&mut json, &outcome, cpu_time, &limits);
+    }
+    if let Some(object) = json.as_object_mut() {
+        // Compilations this run started: 0 when the cache dir already held the artifact.
+        object.insert(
+            "preparations".into(),
+            host.counters().prepare.jobs_started.into(),
+        );
+    }
     println!(
         "{}",
         serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
@@ -310,4 +381,146 @@ fn validate_candidate(
         serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
     );
     Ok(code)
+}
+
+/// The execution time limits the `--pov-file` report compares against.
+struct CpuLimits {
+    /// The session's backing limit (2 s by default).
+    backing: Duration,
+    /// The session's approval limit (12 s by default).
+    approval: Duration,
+    /// The limit this run used (`--kind`, or `--timeout`).
+    this_run: Duration,
+}
+
+/// What `--pov-file` adds to the output besides the verdict.
+struct PovFileReport {
+    path: PathBuf,
+    /// The SCALE-encoded PoV's size, which `max_pov_size` bounds.
+    pov_size: usize,
+    /// The block data as given (compressed or not).
+    block_data_size: usize,
+    /// The block data decompressed, with the PoV bomb limit.
+    decompressed: Result<usize, String>,
+    pvd: serde_json::Value,
+}
+
+impl PovFileReport {
+    fn new(path: &Path, pvd: &PersistedValidationData, pov: &PoV) -> Self {
+        let block = &pov.block_data.0;
+        Self {
+            path: path.to_path_buf(),
+            pov_size: pov.encoded_size(),
+            block_data_size: block.len(),
+            decompressed: pvf_common::blob::decompress(block, POV_BOMB_LIMIT)
+                .map(|b| b.len())
+                .map_err(|e| e.to_string()),
+            pvd: json!({
+                "parent_head": hex0x(&pvd.parent_head.0),
+                "relay_parent_number": pvd.relay_parent_number,
+                "relay_parent_storage_root": hex0x(&pvd.relay_parent_storage_root),
+                "max_pov_size": pvd.max_pov_size,
+            }),
+        }
+    }
+
+    fn add_to(
+        self,
+        json: &mut serde_json::Value,
+        outcome: &Result<ValidationResult, ValidationError>,
+        cpu_time: Option<Duration>,
+        limits: &CpuLimits,
+    ) {
+        let Some(object) = json.as_object_mut() else {
+            return;
+        };
+        let max_pov_size = self.pvd["max_pov_size"].as_u64().unwrap_or(0);
+        object.insert(
+            "pov_file".into(),
+            json!({
+                "path": self.path.display().to_string(),
+                "pov_size": {
+                    "encoded": self.pov_size,
+                    "block_data": self.block_data_size,
+                    "decompressed": match &self.decompressed {
+                        Ok(n) => json!(n),
+                        Err(e) => json!(format!("does not decompress: {e}")),
+                    },
+                    "within_max_pov_size": self.pov_size as u64 <= max_pov_size,
+                },
+                "persisted_validation_data": self.pvd,
+            }),
+        );
+        let secs = |d: Duration| d.as_secs_f64();
+        object.insert(
+            "cpu_time".into(),
+            json!({
+                "seconds": cpu_time.map(secs),
+                "measured": match cpu_time {
+                    Some(_) => "the execute worker's reaped jobs (every attempt), 10 ms resolution",
+                    None => "not measured: no execute worker was left to ask (killed after a timeout or a crash)",
+                },
+                "backing_limit": secs(limits.backing),
+                "approval_limit": secs(limits.approval),
+                "this_run_limit": secs(limits.this_run),
+                "within_backing": cpu_time.map(|t| t <= limits.backing),
+                "within_approval": cpu_time.map(|t| t <= limits.approval),
+            }),
+        );
+        object.insert(
+            "peak_memory".into(),
+            json!("not measured: the host reports no memory figure per execution"),
+        );
+        if let Ok(result) = outcome {
+            object.insert(
+                "validation_result".into(),
+                json!({
+                    "head_data": hex0x(&result.head_data.0),
+                    "upward_messages": result.upward_messages.len(),
+                    "horizontal_messages": result.horizontal_messages.len(),
+                    "new_validation_code": result.new_validation_code.is_some(),
+                    "processed_downward_messages": result.processed_downward_messages,
+                    "hrmp_watermark": result.hrmp_watermark,
+                }),
+            );
+        }
+    }
+}
+
+/// Linux's `USER_HZ`, the unit of the CPU times in `/proc/<pid>/stat` (100 on every
+/// architecture: it is part of the user-space ABI).
+const USER_HZ: u64 = 100;
+
+/// The CPU time of the jobs the live execute workers of this process ran so far: a worker
+/// forks a process per job and reaps it, so the kernel adds the job's time to the worker's
+/// "children" times (`cutime` + `cstime`). `None` when no execute worker is alive.
+fn execute_workers_cpu_time() -> Option<Duration> {
+    let me = std::process::id().to_string();
+    let mut ticks = None;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let dir = entry.path();
+        let Ok(stat) = std::fs::read_to_string(dir.join("stat")) else {
+            continue;
+        };
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        let Some((_, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        // fields[0] is field 3 (state): ppid is field 4, cutime 16, cstime 17.
+        if fields.get(1) != Some(&me.as_str()) {
+            continue;
+        }
+        let Ok(cmdline) = std::fs::read(dir.join("cmdline")) else {
+            continue;
+        };
+        if !String::from_utf8_lossy(&cmdline).contains("worker-dir-execute-") {
+            continue;
+        }
+        let field = |n: usize| fields.get(n - 3).and_then(|f| f.parse::<u64>().ok());
+        if let (Some(cutime), Some(cstime)) = (field(16), field(17)) {
+            *ticks.get_or_insert(0) += cutime + cstime;
+        }
+    }
+    ticks.map(|t: u64| Duration::from_millis(t * 1000 / USER_HZ))
 }

@@ -395,3 +395,270 @@ fn validate_with_a_receipt_prints_the_vote() {
     assert_eq!(code, Some(2));
     assert!(stderr.contains("--receipt does not decode"), "{stderr}");
 }
+
+/// A PVF that burns CPU time in a loop of `iterations`, then returns an empty
+/// `ValidationResult` (12 zero bytes at 256).
+fn busy_pvf(iterations: u32) -> Vec<u8> {
+    wat::parse_str(format!(
+        r#"(module
+  (memory (export "memory") 17)
+  (global (export "__heap_base") i32 (i32.const 65536))
+  (func (export "validate_block") (param i32 i32) (result i64)
+    (local $i i32)
+    (local.set $i (i32.const {iterations}))
+    (loop $again
+      (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+      (br_if $again (local.get $i)))
+    (i64.const 0xc00000100)))"#
+    ))
+    .unwrap()
+}
+
+/// A small synthetic PoV file: a 4-byte block and a PVD with an 8-byte parent head.
+fn synthetic_pov_file() -> (
+    pvf_common::execute::PoV,
+    pvf_common::execute::PersistedValidationData,
+    Vec<u8>,
+) {
+    use pvf_common::execute::{BlockData, HeadData, PersistedValidationData, PoV};
+    let pov = PoV {
+        block_data: BlockData(vec![1, 2, 3, 4]),
+    };
+    let pvd = PersistedValidationData {
+        parent_head: HeadData(vec![0xAB; 8]),
+        relay_parent_number: 7,
+        relay_parent_storage_root: [3; 32],
+        max_pov_size: 5 * 1024 * 1024,
+    };
+    let bytes = pvf_validation::pov_file::encode(&pov, &pvd);
+    (pov, pvd, bytes)
+}
+
+fn run_validate(args: &[&str]) -> (Option<i32>, Option<serde_json::Value>, String) {
+    let output = Command::new(PVF)
+        .arg("validate")
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.code(),
+        serde_json::from_slice(&output.stdout).ok(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// `--pov-file`: the verdict with the CPU time against both limits, the PoV sizes and the
+/// decoded result; a file with bytes left over or cut short is refused naming the part.
+#[test]
+fn validate_reads_a_collators_pov_file() {
+    use parity_scale_codec::Encode;
+    let dir = tempfile::tempdir().unwrap();
+    let code = dir.path().join("busy.wasm");
+    std::fs::write(&code, busy_pvf(150_000_000)).unwrap();
+    let code = code.to_str().unwrap();
+    let (pov, _, bytes) = synthetic_pov_file();
+    let file = dir.path().join("0xabcd_12.pov");
+    std::fs::write(&file, &bytes).unwrap();
+    let file = file.to_str().unwrap();
+
+    let (code_, json, stderr) = run_validate(&[code, "--pov-file", file, "--kind", "backing"]);
+    assert_eq!(code_, Some(0), "{stderr}");
+    let json = json.unwrap();
+    assert_eq!(json["verdict"], "valid", "{json:#}");
+    let result = &json["validation_result"];
+    assert_eq!(result["head_data"], "0x", "{json:#}");
+    assert_eq!(result["upward_messages"], 0);
+    assert_eq!(result["horizontal_messages"], 0);
+    assert_eq!(result["new_validation_code"], false);
+    assert_eq!(result["processed_downward_messages"], 0);
+    assert_eq!(result["hrmp_watermark"], 0);
+    let sizes = &json["pov_file"]["pov_size"];
+    assert_eq!(sizes["encoded"], pov.encoded_size(), "{json:#}");
+    assert_eq!(sizes["block_data"], 4);
+    assert_eq!(sizes["decompressed"], 4);
+    assert_eq!(sizes["within_max_pov_size"], true);
+    assert_eq!(
+        json["pov_file"]["persisted_validation_data"]["relay_parent_number"],
+        7
+    );
+    let cpu = &json["cpu_time"];
+    assert_eq!(cpu["backing_limit"], 2.0, "{json:#}");
+    assert_eq!(cpu["approval_limit"], 12.0);
+    assert_eq!(cpu["this_run_limit"], 2.0);
+    // The loop burns measurable CPU time (the resolution is 10 ms), well within 2 s.
+    let seconds = cpu["seconds"].as_f64().expect("CPU time measured");
+    assert!((0.02..2.0).contains(&seconds), "{json:#}");
+    assert_eq!(cpu["within_backing"], true);
+    assert!(
+        json["peak_memory"]
+            .as_str()
+            .unwrap()
+            .starts_with("not measured")
+    );
+
+    let mut trailing = bytes.clone();
+    trailing.push(0);
+    let cut = &bytes[..bytes.len() - 1];
+    for (contents, message) in [
+        (
+            &trailing[..],
+            "1 bytes are left over after the PoV and the PersistedValidationData",
+        ),
+        (
+            cut,
+            &format!(
+                "the PersistedValidationData after the PoV ({} bytes) does not decode",
+                pov.encoded_size()
+            )[..],
+        ),
+        (&[][..], "the PoV at the start of the file does not decode"),
+    ] {
+        let bad = dir.path().join("bad.pov");
+        std::fs::write(&bad, contents).unwrap();
+        let (code_, _, stderr) = run_validate(&[code, "--pov-file", bad.to_str().unwrap()]);
+        assert_eq!(code_, Some(2), "{stderr}");
+        assert!(stderr.contains(message), "{stderr}");
+    }
+    let (code_, _, stderr) = run_validate(&[code, "--pov-file", file, "--params", "00"]);
+    assert_eq!(code_, Some(2));
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
+}
+
+/// `--cache-dir`: the second validation of the same PVF adopts the first one's artifact.
+/// `--pvd`/`--pov` take hex without `0x` when no such file exists.
+#[test]
+fn validate_reuses_its_cache_dir_and_takes_hex_without_0x() {
+    use parity_scale_codec::Encode;
+    let dir = tempfile::tempdir().unwrap();
+    let code = dir.path().join("busy.wasm");
+    std::fs::write(&code, busy_pvf(1000)).unwrap();
+    let code = code.to_str().unwrap();
+    let cache = dir.path().join("cache");
+    let (pov, pvd, _) = synthetic_pov_file();
+    let (pvd_hex, pov_hex) = (hex::encode(pvd.encode()), hex::encode(pov.encode()));
+    let args = [
+        code,
+        "--pvd",
+        &pvd_hex,
+        "--pov",
+        &pov_hex,
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ];
+    let artifacts = || -> Vec<(std::path::PathBuf, std::time::SystemTime)> {
+        std::fs::read_dir(&cache)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|e| e == "pvf"))
+            .map(|p| {
+                let mtime = std::fs::metadata(&p).unwrap().modified().unwrap();
+                (p, mtime)
+            })
+            .collect()
+    };
+    let (code_, json, stderr) = run_validate(&args);
+    assert_eq!(code_, Some(0), "{stderr}");
+    assert_eq!(json.unwrap()["preparations"], 1);
+    let first = artifacts();
+    assert_eq!(first.len(), 1, "{first:?}");
+    let (code_, json, stderr) = run_validate(&args);
+    assert_eq!(code_, Some(0), "{stderr}");
+    let json = json.unwrap();
+    assert_eq!(json["verdict"], "valid");
+    assert_eq!(json["preparations"], 0, "compiled again: {json:#}");
+    assert_eq!(artifacts(), first, "the artifact was rewritten");
+
+    // A file of that name wins over hex; neither is an error that says so.
+    let pvd_file = dir.path().join(&pvd_hex[..8]);
+    std::fs::write(&pvd_file, pvd.encode()).unwrap();
+    let (code_, _, stderr) = run_validate(&[
+        code,
+        "--pvd",
+        pvd_file.to_str().unwrap(),
+        "--pov",
+        &format!("0x{pov_hex}"),
+    ]);
+    assert_eq!(code_, Some(0), "{stderr}");
+    let (code_, _, stderr) = run_validate(&[code, "--pvd", "no-such-file.bin", "--pov", &pov_hex]);
+    assert_eq!(code_, Some(2));
+    assert!(
+        stderr.contains("--pvd: \"no-such-file.bin\" is neither a readable file"),
+        "{stderr}"
+    );
+}
+
+/// The adder's good block as a collator would export it: valid, with the expected head.
+#[test]
+fn validate_runs_the_adder_from_a_pov_file() {
+    use parity_scale_codec::Decode;
+    let Some(corpus) = pvf_tests::corpus_dir_or_skip("validate the adder from a PoV file") else {
+        return;
+    };
+    let adder = pvf_tests::adder::Adder::load(&corpus);
+    let (pvd, pov) = pvf_tests::adder::pvd_pov(&adder.good);
+    let expected = pvf_common::execute::ValidationResult::decode(&mut &adder.expected[..]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let code = dir.path().join("adder.wasm");
+    std::fs::write(&code, &adder.code).unwrap();
+    let file = dir.path().join("adder.pov");
+    std::fs::write(&file, pvf_validation::pov_file::encode(&pov, &pvd)).unwrap();
+    let (code_, json, stderr) =
+        run_validate(&[code.to_str().unwrap(), "--pov-file", file.to_str().unwrap()]);
+    assert_eq!(code_, Some(0), "{stderr}");
+    let json = json.unwrap();
+    assert_eq!(json["verdict"], "valid");
+    assert_eq!(
+        json["validation_result"]["head_data"],
+        format!("0x{}", hex::encode(&expected.head_data.0))
+    );
+    assert_eq!(
+        json["validation_result"]["hrmp_watermark"],
+        expected.hrmp_watermark
+    );
+    assert_eq!(json["scale"], format!("0x{}", hex::encode(&adder.expected)));
+    assert_eq!(
+        json["pov_file"]["pov_size"]["block_data"],
+        adder.good.block_data.0.len()
+    );
+
+    // With --receipt the whole candidate validation runs on the file's PoV and PVD.
+    use parity_scale_codec::Encode;
+    use pvf_validation::{
+        candidate::{Hash, ParaId, PersistedValidationData},
+        receipt::{self, CommittedInputs, DescriptorLayout},
+    };
+    let relay_pvd = PersistedValidationData::decode(&mut &pvd.encode()[..]).unwrap();
+    let inputs = CommittedInputs {
+        para_id: ParaId::new(100),
+        relay_parent: Hash::repeat_byte(1),
+        pvd: &relay_pvd,
+        pov: &pov,
+        code: &adder.code,
+        para_head: &expected.head_data.0,
+    };
+    let layout = DescriptorLayout::V2 {
+        core_index: 3,
+        session_index: 11,
+    };
+    let honest = receipt::receipt(
+        receipt::descriptor(layout, &inputs),
+        &receipt::commitments(&expected).unwrap(),
+    );
+    let receipt_hex = hex::encode(honest.encode());
+    let (code_, json, stderr) = run_validate(&[
+        code.to_str().unwrap(),
+        "--pov-file",
+        file.to_str().unwrap(),
+        "--kind",
+        "backing",
+        "--receipt",
+        &receipt_hex,
+    ]);
+    assert_eq!(code_, Some(0), "{stderr}");
+    let json = json.unwrap();
+    assert_eq!(json["vote"], "valid", "{json:#}");
+    assert_eq!(
+        json["head_data"],
+        format!("0x{}", hex::encode(&expected.head_data.0))
+    );
+}

@@ -8,6 +8,7 @@
 //! - [`policy`]: the pure decisions that make a vote: timeouts per kind, the retry budget,
 //!   the final mapping of an execution error to invalid or abstain;
 //! - [`retry`]: one execution under that policy against any [`retry::ValidationBackend`];
+//! - [`pov_file`]: the PoV files a Cumulus collator exports (`--export-pov-to-path`);
 //! - [`precheck`]: the pvf-checker's pre-check outcome;
 //! - [`leaves`]: the relay chain's view, the V3 transition flag and preparing ahead;
 //! - [`chain`]: the runtime API calls the layer needs, as a trait the node implements;
@@ -25,6 +26,7 @@ pub mod fixed_chain;
 pub mod leaves;
 pub mod metrics;
 pub mod policy;
+pub mod pov_file;
 pub mod precheck;
 pub mod receipt;
 pub mod retry;

@@ -9,6 +9,7 @@
 //! - [`executor_params`]: `ExecutorParams` consistency, `hash` and `prep_hash`;
 //! - [`decode`]: every decoder on a trust boundary (host, worker and job side);
 //! - [`roundtrip`]: `decode(encode(x)) == x` for values built from fuzz bytes;
+//! - [`pov_file`]: the decoder of a collator's exported PoV files;
 //! - [`seeds`]: the hand-made seed inputs that `examples/gen_corpus.rs` writes.
 
 pub mod alloc;
@@ -16,6 +17,7 @@ pub mod blob;
 pub mod decode;
 pub mod executor_params;
 pub mod framing;
+pub mod pov_file;
 pub mod roundtrip;
 pub mod seeds;
 
@@ -32,4 +34,5 @@ pub const TARGETS: &[Target] = &[
     ("worker_decode", decode::worker_decode),
     ("job_decode", decode::job_decode),
     ("roundtrip", roundtrip::roundtrip),
+    ("pov_file", pov_file::pov_file),
 ];

@@ -468,9 +468,34 @@ fn roundtrip_seeds() -> Named {
         .collect()
 }
 
+/// Small synthetic PoV files: a plain and a compressed block, then the plain one truncated
+/// inside its PVD and with a byte left over.
+fn pov_file_seeds() -> Named {
+    let pvd = PersistedValidationData {
+        parent_head: HeadData(vec![0xAB; 8]),
+        relay_parent_number: 7,
+        relay_parent_storage_root: [3; 32],
+        max_pov_size: 5 * 1024 * 1024,
+    };
+    let pov = |block: Vec<u8>| PoV {
+        block_data: BlockData(block),
+    };
+    let plain = pvf_validation::pov_file::encode(&pov(vec![1, 2, 3, 4]), &pvd);
+    let packed = compress(&[5u8; 256], 1024).expect("a small blob compresses");
+    vec![
+        ("plain".into(), plain.clone()),
+        (
+            "compressed".into(),
+            pvf_validation::pov_file::encode(&pov(packed), &pvd),
+        ),
+        ("truncated".into(), plain[..plain.len() - 3].to_vec()),
+        ("trailing".into(), [&plain[..], &[0]].concat()),
+    ]
+}
+
 /// Every seed of every target.
 pub fn seeds() -> Vec<Seed> {
-    let groups: [(&'static str, Named); 7] = [
+    let groups: [(&'static str, Named); 8] = [
         ("framing", framing_seeds()),
         ("blob", blob_seeds()),
         ("executor_params", executor_params_seeds()),
@@ -478,6 +503,7 @@ pub fn seeds() -> Vec<Seed> {
         ("worker_decode", worker_decode_seeds()),
         ("job_decode", job_decode_seeds()),
         ("roundtrip", roundtrip_seeds()),
+        ("pov_file", pov_file_seeds()),
     ];
     groups
         .into_iter()
