@@ -1,8 +1,10 @@
 //! `pvf cache list|verify|prune`: what an artifact cache holds, whether its bytes are sound,
 //! and trimming it by size or age.
 //!
-//! Safe while a node runs on the same dir: a host that later needs a removed artifact finds it
-//! gone and prepares it again. Worker dirs are never touched here (a running host owns them).
+//! `list`, `verify` and `prune --dry-run` only read, and run beside a host. Commands that delete
+//! (`prune`, `verify --remove-corrupt`) take the cache dir's lock first, as a host does at
+//! start ([`cache_dir::CacheDirLock`]): they fail while a host holds the dir, or wait for it
+//! with `--wait-for-cache-lock`. Worker dirs are never touched here.
 
 use crate::table::size;
 use clap::{Args, Subcommand};
@@ -33,11 +35,61 @@ pub struct CacheDirArg {
     pub cache_dir: PathBuf,
 }
 
+/// `--wait-for-cache-lock`, for every command that locks a cache dir (a host's start, or a
+/// cache command that deletes). Flatten it into a command's arguments and call
+/// [`CacheLockArg::apply`] on its host `Config`.
+#[derive(Args, Clone, Copy, Debug, Default)]
+pub struct CacheLockArg {
+    /// If another process (a node, another `pvf`) holds the cache dir's lock, wait until it
+    /// lets go instead of failing at once.
+    #[arg(long)]
+    pub wait_for_cache_lock: bool,
+}
+
+impl CacheLockArg {
+    /// How long to wait for the lock: for ever if asked, else not at all.
+    pub fn wait(self) -> Option<Duration> {
+        self.wait_for_cache_lock.then_some(Duration::MAX)
+    }
+
+    /// Sets the host's [`pvf_host::Config::cache_lock_wait`].
+    #[allow(
+        dead_code,
+        reason = "for `pvf prepare` and `pvf validate`, whose files are not wired to it yet"
+    )]
+    pub fn apply(self, config: &mut pvf_host::Config) {
+        config.cache_lock_wait = self.wait();
+    }
+
+    /// Locks `cache` for a command that deletes from it; the lock is held until dropped.
+    fn lock(self, cache: &Path) -> Result<cache_dir::CacheDirLock, String> {
+        // Locking creates the dir; a command on a dir that is not there has nothing to do.
+        if !cache.is_dir() {
+            return Err(format!(
+                "cannot read the cache dir {}: not a directory",
+                cache.display()
+            ));
+        }
+        cache_dir::CacheDirLock::acquire(cache, self.wait()).map_err(|e| match e {
+            cache_dir::LockError::Held { holder } => format!(
+                "the cache dir {} is in use by a validation host ({}); nothing was removed. Stop that process and run this again, or pass --wait-for-cache-lock to wait for it (read-only: `pvf cache list`, `verify`, `prune --dry-run`)",
+                cache.display(),
+                pvf_host::LockHolder(holder),
+            ),
+            cache_dir::LockError::Io(e) => {
+                format!("cannot lock the cache dir {}: {e}", cache.display())
+            }
+        })
+    }
+}
+
 /// Arguments of `pvf cache verify`.
 #[derive(Args)]
 pub struct VerifyArgs {
     #[command(flatten)]
     dir: CacheDirArg,
+    #[command(flatten)]
+    lock: CacheLockArg,
     /// Delete artifacts whose bytes do not match (the host would prepare them again anyway).
     #[arg(long)]
     remove_corrupt: bool,
@@ -48,6 +100,8 @@ pub struct VerifyArgs {
 pub struct PruneArgs {
     #[command(flatten)]
     dir: CacheDirArg,
+    #[command(flatten)]
+    lock: CacheLockArg,
     /// Remove artifacts last used longer ago than this (e.g. `7d`, `12h`, `30m`).
     #[arg(long, value_parser = parse_duration)]
     older_than: Option<Duration>,
@@ -66,7 +120,7 @@ pub struct PruneArgs {
 pub fn run(command: CacheCommand) -> ExitCode {
     let result = match command {
         CacheCommand::List(args) => list(&args.cache_dir),
-        CacheCommand::Verify(args) => verify(&args.dir.cache_dir, args.remove_corrupt),
+        CacheCommand::Verify(args) => verify(&args.dir.cache_dir, args.remove_corrupt, args.lock),
         CacheCommand::Prune(args) => prune(&args),
     };
     result.unwrap_or_else(|e| {
@@ -151,7 +205,13 @@ fn adopted(verdicts: Vec<EntryVerdict>) -> Vec<AdoptedArtifact> {
         .collect()
 }
 
-fn verify(cache: &Path, remove_corrupt: bool) -> Result<ExitCode, String> {
+fn verify(cache: &Path, remove_corrupt: bool, lock: CacheLockArg) -> Result<ExitCode, String> {
+    // Taken before the scan, so that what is removed is what a host no longer uses.
+    let _lock = if remove_corrupt {
+        Some(lock.lock(cache)?)
+    } else {
+        None
+    };
     let artifacts = adopted(scan(cache)?);
     let (mut sound, mut corrupt) = (0, 0);
     for artifact in &artifacts {
@@ -220,6 +280,11 @@ fn prune(args: &PruneArgs) -> Result<ExitCode, String> {
     if args.older_than.is_none() && args.max_size.is_none() && !args.stale {
         return Err("say what to prune: --older-than, --max-size and/or --stale".into());
     }
+    let _lock = if args.dry_run {
+        None
+    } else {
+        Some(args.lock.lock(&args.dir.cache_dir)?)
+    };
     let plan = prune_plan(scan(&args.dir.cache_dir)?, args);
     let freed: u64 = plan.iter().map(|(_, size, _)| size).sum();
     for (path, bytes, why) in &plan {

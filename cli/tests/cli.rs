@@ -396,6 +396,72 @@ fn validate_with_a_receipt_prints_the_vote() {
     assert!(stderr.contains("--receipt does not decode"), "{stderr}");
 }
 
+#[test]
+fn cache_commands_that_delete_wait_for_or_refuse_a_locked_cache_dir() {
+    use pvf_host::cache_dir::{CacheDirLock, LOCK_FILE_NAME};
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path();
+    // A file `prune --stale` removes (a legacy artifact name).
+    let stale = cache.join("wasmtime_polkadot_v1.0.0_0xab");
+    std::fs::write(&stale, b"x").unwrap();
+    let cache_arg = cache.to_str().unwrap();
+    let pvf = |args: &[&str]| {
+        Command::new(PVF)
+            .arg("cache")
+            .args(args)
+            .args(["--cache-dir", cache_arg])
+            .output()
+            .unwrap()
+    };
+
+    // This test process holds the lock, as a running host does.
+    let held = CacheDirLock::acquire(cache, None).unwrap();
+    for args in [&["prune", "--stale"][..], &["verify", "--remove-corrupt"]] {
+        let output = pvf(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        for part in [
+            cache_arg.to_string(),
+            format!("pid {}", std::process::id()),
+            "--wait-for-cache-lock".into(),
+        ] {
+            assert!(stderr.contains(&part), "{args:?}: {part:?} not in {stderr}");
+        }
+    }
+    assert!(stale.exists(), "removed while the dir was locked");
+    // Reading needs no lock.
+    for args in [
+        &["list"][..],
+        &["verify"],
+        &["prune", "--stale", "--dry-run"],
+    ] {
+        let output = pvf(args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+    assert!(stale.exists());
+
+    // Asked to wait, it runs once the holder lets go.
+    let mut waiting = Command::new(PVF)
+        .args(["cache", "prune", "--stale", "--wait-for-cache-lock"])
+        .args(["--cache-dir", cache_arg])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(waiting.try_wait().unwrap().is_none(), "did not wait");
+    assert!(stale.exists());
+    drop(held);
+    let status = waiting.wait().unwrap();
+    assert!(status.success());
+    assert!(!stale.exists());
+    assert!(
+        !cache.join(LOCK_FILE_NAME).exists(),
+        "the lock file goes with the lock"
+    );
+}
+
 /// A PVF that burns CPU time in a loop of `iterations`, then returns an empty
 /// `ValidationResult` (12 zero bytes at 256).
 fn busy_pvf(iterations: u32) -> Vec<u8> {

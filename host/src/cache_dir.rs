@@ -13,6 +13,10 @@
 //! (artifacts of other engines, names it cannot parse, worker dirs). Files it does not own are
 //! left alone. Adoption reads only directory entries: checksums are verified lazily, before
 //! the first use of each adopted artifact (see `docs/architecture.md`, "Artifact cache").
+//!
+//! One host at a time: a host holds an exclusive advisory lock ([`CacheDirLock`], `flock(2)`
+//! on [`LOCK_FILE_NAME`]) for its whole life, taken before anything is deleted or adopted, so
+//! a second host (or a `pvf cache` command that deletes) never wipes a running host's files.
 
 use crate::artifacts::ArtifactId;
 use pvf_common::{
@@ -29,6 +33,11 @@ use std::{
 pub const ARTIFACT_EXTENSION: &str = "pvf";
 /// Prefix of per-worker directories in the cache dir.
 pub const WORKER_DIR_PREFIX: &str = "worker-dir";
+/// The lock file in the cache dir: whoever holds an exclusive `flock(2)` on it owns the dir,
+/// and writes its pid into it. The holder deletes it when it lets go; a process that locked a
+/// file deleted meanwhile notices (the path no longer names its file) and tries again. The
+/// host's start-up sweep ignores it like any foreign file.
+pub const LOCK_FILE_NAME: &str = ".lock";
 /// Prefix of artifacts written by the reference and by older hosts.
 const LEGACY_ARTIFACT_PREFIX: &str = "wasmtime_";
 /// A job cannot deliver an artifact larger than its reply frame.
@@ -284,6 +293,118 @@ pub fn remove_worker_dirs(cache_path: &Path) -> io::Result<()> {
     Ok(())
 }
 
+/// How often a waiting [`CacheDirLock::acquire`] tries the lock again.
+const LOCK_POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The exclusive lock on a cache dir, held until dropped. The file is opened close-on-exec,
+/// so workers never inherit it (an inherited descriptor would keep the dir locked after the
+/// host is gone).
+#[derive(Debug)]
+pub struct CacheDirLock {
+    file: fs::File,
+    path: PathBuf,
+}
+
+/// Why a [`CacheDirLock`] could not be taken.
+#[derive(Debug)]
+pub enum LockError {
+    /// Another process holds the lock (after waiting, if asked to wait).
+    Held {
+        /// The pid the holder wrote into the lock file, if it could be read.
+        holder: Option<u32>,
+    },
+    /// The dir or the lock file could not be created or locked.
+    Io(io::Error),
+}
+
+impl CacheDirLock {
+    /// Creates `cache_path` if needed and locks it. `wait`: `None` fails at once if another
+    /// process holds the lock; `Some(d)` tries again until `d` has passed.
+    pub fn acquire(cache_path: &Path, wait: Option<Duration>) -> Result<Self, LockError> {
+        use std::os::unix::fs::MetadataExt;
+        fs::create_dir_all(cache_path).map_err(LockError::Io)?;
+        let path = cache_path.join(LOCK_FILE_NAME);
+        let deadline = wait.and_then(|w| std::time::Instant::now().checked_add(w));
+        loop {
+            // No truncation before the lock is ours: the holder's pid is in there.
+            let file = fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(LockError::Io)?;
+            match file.try_lock() {
+                Ok(()) => {
+                    // The previous holder deletes the file as it lets go: a lock on a deleted
+                    // file locks nothing anyone else will open.
+                    let ours = file.metadata().map_err(LockError::Io)?;
+                    let current = match fs::metadata(&path) {
+                        Ok(meta) => meta,
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                        Err(e) => return Err(LockError::Io(e)),
+                    };
+                    if (ours.dev(), ours.ino()) != (current.dev(), current.ino()) {
+                        continue;
+                    }
+                    let lock = Self { file, path };
+                    if let Err(e) = lock.record_pid() {
+                        tracing::warn!(target: pvf_common::LOG_TARGET, path = ?lock.path, "cannot write our pid into the cache-dir lock file: {e}");
+                    }
+                    return Ok(lock);
+                }
+                Err(fs::TryLockError::WouldBlock) => {
+                    let keep_waiting = match (wait, deadline) {
+                        (None, _) => false,
+                        // A wait too long to represent: wait for ever.
+                        (Some(_), None) => true,
+                        (Some(_), Some(deadline)) => std::time::Instant::now() < deadline,
+                    };
+                    if !keep_waiting {
+                        return Err(LockError::Held {
+                            holder: read_holder(&path),
+                        });
+                    }
+                    std::thread::sleep(LOCK_POLL_INTERVAL);
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(LockError::Io(e)),
+            }
+        }
+    }
+
+    fn record_pid(&self) -> io::Result<()> {
+        use std::io::{Seek, Write};
+        let mut file = &self.file;
+        file.set_len(0)?;
+        file.seek(io::SeekFrom::Start(0))?;
+        writeln!(file, "{}", std::process::id())?;
+        file.flush()
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for CacheDirLock {
+    fn drop(&mut self) {
+        // Deleted while still locked, so that nobody locks this file after us (they would
+        // find the path gone and make a new one); the lock goes with the descriptor.
+        if let Err(e) = fs::remove_file(&self.path)
+            && e.kind() != io::ErrorKind::NotFound
+        {
+            tracing::debug!(target: pvf_common::LOG_TARGET, path = ?self.path, "cannot remove the cache-dir lock file: {e}");
+        }
+    }
+}
+
+/// The pid recorded in a lock file, if any (a holder that has just taken the lock may not
+/// have written it yet).
+pub fn read_holder(lock_path: &Path) -> Option<u32> {
+    fs::read_to_string(lock_path).ok()?.trim().parse().ok()
+}
+
 /// Whether the file's bytes match `checksum`. Reads the whole file.
 pub fn verify(path: &Path, checksum: &ArtifactChecksum) -> io::Result<bool> {
     let bytes = fs::read(path)?;
@@ -321,6 +442,88 @@ mod tests {
             fingerprint,
             checksum: ArtifactChecksum::of(&[code]),
         }
+    }
+
+    #[test]
+    fn the_lock_is_exclusive_names_its_holder_and_is_not_inherited() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = dir.path().join("new/cache");
+        let held = CacheDirLock::acquire(&cache, None).unwrap();
+        assert!(cache.is_dir());
+        assert_eq!(held.path(), cache.join(LOCK_FILE_NAME));
+        assert_eq!(read_holder(held.path()), Some(std::process::id()));
+        // flock(2) locks belong to the open file description: a second open in this process
+        // conflicts like another process would.
+        match CacheDirLock::acquire(&cache, None) {
+            Err(LockError::Held { holder }) => assert_eq!(holder, Some(std::process::id())),
+            other => panic!("{other:?}"),
+        }
+        let started = std::time::Instant::now();
+        let waited = CacheDirLock::acquire(&cache, Some(Duration::from_millis(150)));
+        assert!(matches!(waited, Err(LockError::Held { .. })), "{waited:?}");
+        assert!(started.elapsed() >= Duration::from_millis(150));
+
+        use std::os::fd::AsRawFd;
+        let fdinfo =
+            fs::read_to_string(format!("/proc/self/fdinfo/{}", held.file.as_raw_fd())).unwrap();
+        let flags = fdinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("flags:"))
+            .map(|f| u32::from_str_radix(f.trim(), 8).unwrap())
+            .unwrap();
+        const O_CLOEXEC: u32 = 0o2000000;
+        assert_ne!(
+            flags & O_CLOEXEC,
+            0,
+            "the lock fd would be inherited by workers"
+        );
+
+        // The lock file is not ours to adopt or delete.
+        assert!(
+            adopt(&cache, EngineFingerprint::current())
+                .unwrap()
+                .is_empty()
+        );
+        assert!(held.path().is_file());
+
+        let waiter = {
+            let cache = cache.clone();
+            std::thread::spawn(move || CacheDirLock::acquire(&cache, Some(Duration::from_secs(30))))
+        };
+        std::thread::sleep(Duration::from_millis(100));
+        drop(held);
+        let next = waiter.join().unwrap().expect("free once dropped");
+        assert_eq!(read_holder(next.path()), Some(std::process::id()));
+        let lock_path = next.path().to_path_buf();
+        drop(next);
+        assert!(!lock_path.exists(), "the lock file goes with the lock");
+        assert!(fs::read_dir(&cache).unwrap().next().is_none());
+    }
+
+    #[test]
+    fn the_lock_stays_exclusive_while_holders_delete_it_on_release() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let inside = std::sync::Arc::new(AtomicUsize::new(0));
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let (cache, inside) = (dir.path().to_path_buf(), inside.clone());
+                std::thread::spawn(move || {
+                    for _ in 0..15 {
+                        let lock = CacheDirLock::acquire(&cache, Some(Duration::from_secs(60)))
+                            .expect("acquired in turn");
+                        assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two holders");
+                        std::thread::sleep(Duration::from_millis(1));
+                        inside.fetch_sub(1, Ordering::SeqCst);
+                        drop(lock);
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+        assert!(!dir.path().join(LOCK_FILE_NAME).exists());
     }
 
     #[test]

@@ -104,6 +104,10 @@ pub struct Config {
     /// change-root). On by default; turning it off is what `--insecure-validator-i-know-what-i-do`
     /// does.
     pub secure_validator_mode: bool,
+    /// When another host holds the cache dir's lock ([`cache_dir::CacheDirLock`]): `None`
+    /// (the default) fails at once with [`StartError::CacheDirLocked`]; `Some(d)` waits up to
+    /// `d` for it (`Duration::MAX`: for ever). The CLI's `--wait-for-cache-lock`.
+    pub cache_lock_wait: Option<Duration>,
 }
 
 impl Config {
@@ -127,6 +131,7 @@ impl Config {
             cleanup_pulse_interval: Duration::from_secs(3600),
             retry: RetryPolicy::default(),
             secure_validator_mode: true,
+            cache_lock_wait: None,
         }
     }
 }
@@ -150,6 +155,17 @@ pub enum StartError {
         path: PathBuf,
         /// The OS error.
         err: std::io::Error,
+    },
+    /// Another process holds the cache dir: two hosts on one dir would delete each other's
+    /// worker dirs and artifacts.
+    #[error(
+        "the cache dir {path} is in use by another validation host ({holder}); stop that process, give this one another cache dir, or wait for it (`--wait-for-cache-lock`, `Config::cache_lock_wait`)"
+    )]
+    CacheDirLocked {
+        /// The cache dir.
+        path: PathBuf,
+        /// How the holder is described: its pid, if it wrote one.
+        holder: LockHolder,
     },
     /// The worker binary could not be run.
     #[error("cannot run the worker {program} --version: {err}; pass a valid workers path")]
@@ -185,6 +201,19 @@ pub enum StartError {
     /// The host thread could not start.
     #[error("cannot start the host thread: {0}")]
     Thread(std::io::Error),
+}
+
+/// The process holding a cache dir's lock, as far as its lock file says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockHolder(pub Option<u32>);
+
+impl std::fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(pid) => write!(f, "pid {pid}"),
+            None => f.write_str("pid unknown"),
+        }
+    }
 }
 
 /// Why the host did not answer a request.
@@ -396,6 +425,19 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
             expected: expected.clone(),
         });
     }
+    // Before anything in the dir is deleted or adopted, and held until the host thread has
+    // swept the worker dirs at shutdown.
+    let cache_lock = cache_dir::CacheDirLock::acquire(&config.cache_path, config.cache_lock_wait)
+        .map_err(|e| match e {
+        cache_dir::LockError::Held { holder } => StartError::CacheDirLocked {
+            path: config.cache_path.clone(),
+            holder: LockHolder(holder),
+        },
+        cache_dir::LockError::Io(err) => StartError::CacheDir {
+            path: config.cache_path.clone(),
+            err,
+        },
+    })?;
     let counters = Arc::new(HostCounters::default());
     let fatal = Arc::new(FatalState::default());
     let thread_fatal = fatal.clone();
@@ -453,6 +495,8 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
             if let Err(e) = cache_dir::remove_worker_dirs(&cache_path) {
                 tracing::warn!(target: pvf_common::LOG_TARGET, ?cache_path, "cannot sweep worker dirs at shutdown: {e}");
             }
+            // Only now may another host have the dir.
+            drop(cache_lock);
         })
         .map_err(StartError::Thread)?;
     let lifetime = Arc::new(HostLifetime {

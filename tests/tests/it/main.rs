@@ -9,6 +9,7 @@
 //! cargo test -p pvf-tests --test it -- chaos --nocapture  # one module
 //! ```
 
+mod cache_lock;
 mod candidate_validation;
 mod chaos;
 mod conformance;
