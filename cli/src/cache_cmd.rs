@@ -53,10 +53,6 @@ impl CacheLockArg {
     }
 
     /// Sets the host's [`pvf_host::Config::cache_lock_wait`].
-    #[allow(
-        dead_code,
-        reason = "for `pvf prepare` and `pvf validate`, whose files are not wired to it yet"
-    )]
     pub fn apply(self, config: &mut pvf_host::Config) {
         config.cache_lock_wait = self.wait();
     }

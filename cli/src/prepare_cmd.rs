@@ -41,6 +41,8 @@ pub struct PrepareArgs {
     /// A standalone `pvf-worker` executable to use instead of this binary.
     #[arg(long)]
     pub workers_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache_lock: crate::cache_cmd::CacheLockArg,
     /// Print one JSON document instead of the table (see the operator guide for its fields).
     #[arg(long)]
     pub json: bool,
@@ -217,6 +219,7 @@ async fn run_async(args: PrepareArgs) -> ExitCode {
 fn start_host(args: &PrepareArgs, cache_path: PathBuf) -> Result<ValidationHost, String> {
     let (program, prefix) = worker_program(args.workers_path.as_ref())?;
     let mut config = Config::new(cache_path, program);
+    args.cache_lock.apply(&mut config);
     config.prepare_worker_args_prefix = prefix;
     config.prepare_workers_soft_max_num = args.workers;
     config.prepare_workers_hard_max_num = args.workers;

@@ -90,6 +90,8 @@ pub struct ValidateArgs {
     /// A standalone `pvf-worker` executable to use instead of this binary.
     #[arg(long)]
     pub workers_path: Option<PathBuf>,
+    #[command(flatten)]
+    pub cache_lock: crate::cache_cmd::CacheLockArg,
     /// Start even if workers cannot be sandboxed.
     #[arg(long = "insecure-validator-i-know-what-i-do")]
     pub insecure_validator: bool,
@@ -246,6 +248,7 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
         }
     };
     let mut config = Config::new(cache_path.clone(), program);
+    args.cache_lock.apply(&mut config);
     config.prepare_worker_args_prefix = prefix;
     config.secure_validator_mode = !args.insecure_validator;
     let host = pvf_host::start(config).map_err(|e| e.to_string())?;

@@ -159,19 +159,21 @@ pub fn probe_features(program: &Path, args_prefix: &[String], cache_path: &Path)
             .map_err(|e| format!("cannot run {}: {e}", program.display()))
     };
     let children: Vec<_> = Feature::ALL.iter().map(|f| (*f, spawn(*f))).collect();
+    let deadline = std::time::Instant::now() + crate::spawn::SHORT_COMMAND_LIMIT;
     let results = children
         .into_iter()
         .map(|(feature, child)| {
-            let result = child.and_then(|child| {
-                let output = child
-                    .wait_with_output()
-                    .map_err(|e| format!("probe did not finish: {e}"))?;
-                if output.status.success() {
+            let result = child.and_then(|mut child| {
+                let stderr = child.stderr.take().ok_or("no stderr pipe")?;
+                let (status, stderr) =
+                    crate::spawn::finish_short_command(&mut child, stderr, deadline)
+                        .map_err(|e| format!("probe did not finish: {e}"))?;
+                if status.success() {
                     Ok(())
                 } else {
-                    let stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+                    let stderr = String::from_utf8_lossy(&stderr).trim().to_string();
                     Err(if stderr.is_empty() {
-                        format!("probe exited with {}", output.status)
+                        format!("probe exited with {status}")
                     } else {
                         stderr
                     })

@@ -394,24 +394,122 @@ fn bind_rendezvous_socket(flavour: WorkerFlavour) -> Result<(PathBuf, UnixListen
     })))
 }
 
+/// How long a worker's `--version` run or a start-up probe may take before it is killed.
+pub const SHORT_COMMAND_LIMIT: Duration = Duration::from_secs(30);
+
+/// The most kept of what a short command writes.
+const SHORT_COMMAND_OUTPUT_MAX: usize = 64 * 1024;
+
+/// Waits for a short-lived worker command to exit (killing it at `deadline`) and returns its
+/// status and what it wrote to `pipe` by then. It does not wait for `pipe` to close: anything
+/// the command left running may hold it open for as long as it lives, and start-up would hang
+/// that long.
+pub fn finish_short_command<R: std::io::Read + std::os::fd::AsRawFd>(
+    child: &mut std::process::Child,
+    mut pipe: R,
+    deadline: std::time::Instant,
+) -> std::io::Result<(ExitStatus, Vec<u8>)> {
+    use std::io::ErrorKind;
+    let fd = pipe.as_raw_fd();
+    // SAFETY: fcntl on a descriptor `pipe` owns, changing only its status flags.
+    if unsafe {
+        libc::fcntl(
+            fd,
+            libc::F_SETFL,
+            libc::fcntl(fd, libc::F_GETFL) | libc::O_NONBLOCK,
+        )
+    } < 0
+    {
+        return Err(std::io::Error::last_os_error());
+    }
+    let (mut output, mut buf) = (Vec::new(), [0u8; 4096]);
+    loop {
+        let exited = child.try_wait()?;
+        // What is there now; the process wrote everything before it exited.
+        loop {
+            match pipe.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    let room = SHORT_COMMAND_OUTPUT_MAX.saturating_sub(output.len());
+                    output.extend_from_slice(&buf[..n.min(room)]);
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if let Some(status) = exited {
+            return Ok((status, output));
+        }
+        if std::time::Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(std::io::Error::new(
+                ErrorKind::TimedOut,
+                format!("did not exit within {SHORT_COMMAND_LIMIT:?}"),
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
 /// Runs `program [args_prefix] --version` and returns what it prints.
 pub fn worker_version(program: &Path, args_prefix: &[String]) -> std::io::Result<String> {
-    let output = worker_command(program, args_prefix)
+    let mut child = worker_command(program, args_prefix)
         .arg("--version")
-        .output()?;
-    if !output.status.success() {
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| std::io::Error::other("no stdout pipe"))?;
+    let deadline = std::time::Instant::now() + SHORT_COMMAND_LIMIT;
+    let (status, stdout) = finish_short_command(&mut child, stdout, deadline)?;
+    if !status.success() {
         return Err(std::io::Error::other(format!(
-            "{} --version exited with {}",
+            "{} --version exited with {status}",
             program.display(),
-            output.status
         )));
     }
-    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+    Ok(String::from_utf8_lossy(&stdout).trim().to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_short_command_is_done_when_it_exits_not_when_its_pipe_closes() {
+        // The backgrounded sleep keeps stdout open after the shell exits.
+        let mut child = Command::new("sh")
+            .args(["-c", "sleep 3 & echo done"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let started = std::time::Instant::now();
+        let deadline = started + Duration::from_secs(10);
+        let (status, output) = finish_short_command(&mut child, stdout, deadline).unwrap();
+        assert!(status.success());
+        assert_eq!(output, b"done\n");
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+
+        let mut endless = Command::new("sleep")
+            .arg("30")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdout = endless.stdout.take().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_millis(200);
+        let error = finish_short_command(&mut endless, stdout, deadline).unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
+        assert!(endless.try_wait().unwrap().is_some(), "killed and reaped");
+    }
 
     /// A spawn config whose "worker" is `sh -c script`, with a long spawn timeout.
     fn shell_worker(cache: &Path, script: &str) -> WorkerSpawnConfig {
