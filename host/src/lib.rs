@@ -23,15 +23,19 @@ pub mod artifacts;
 pub mod cache_dir;
 pub mod execute;
 pub mod fatal;
+mod handle;
 pub mod host;
 pub mod metrics;
 pub mod prepare;
 pub mod security;
 pub mod spawn;
+pub mod worker_availability;
 pub mod worker_interface;
+pub mod worker_stderr;
 
 pub use artifacts::{ArtifactId, ArtifactsCleanupConfig, RetryPolicy};
 pub use fatal::FatalError;
+pub use handle::{HostError, ValidationHost};
 pub use metrics::{CountersSnapshot, FlavourCountersSnapshot};
 pub use prepare::queue::Priority;
 pub use pvf_common::{
@@ -41,18 +45,14 @@ pub use pvf_common::{
 
 use actix::prelude::*;
 use fatal::FatalState;
+use handle::HostLifetime;
 use metrics::HostCounters;
 use prepare::{
     pool::Pool,
     queue::{Limits, Queue},
 };
 use spawn::{WorkerFlavour, WorkerSpawnConfig};
-use std::{
-    path::PathBuf,
-    sync::{Arc, Mutex},
-    thread::JoinHandle,
-    time::Duration,
-};
+use std::{path::PathBuf, sync::Arc, time::Duration};
 use tokio::sync::oneshot;
 use worker_interface::{ProcessSpawner, SpawnAccounting};
 
@@ -108,6 +108,14 @@ pub struct Config {
     /// (the default) fails at once with [`StartError::CacheDirLocked`]; `Some(d)` waits up to
     /// `d` for it (`Duration::MAX`: for ever). The CLI's `--wait-for-cache-lock`.
     pub cache_lock_wait: Option<Duration>,
+    /// Failed worker spawns in a row after which requests needing that kind of worker are
+    /// answered with [`HostError::WorkersUnavailable`] instead of waiting (default
+    /// [`worker_availability::DEFAULT_SPAWN_FAILURES_BEFORE_UNAVAILABLE`]); the host keeps
+    /// retrying in the background. `0` waits for ever, like the reference.
+    pub spawn_failures_before_unavailable: u32,
+    /// How long dropping the last handle waits for the host to kill its workers and release
+    /// the cache dir (default 5 s); past it, the drop returns and the host finishes alone.
+    pub shutdown_timeout: Duration,
 }
 
 impl Config {
@@ -132,6 +140,9 @@ impl Config {
             retry: RetryPolicy::default(),
             secure_validator_mode: true,
             cache_lock_wait: None,
+            spawn_failures_before_unavailable:
+                worker_availability::DEFAULT_SPAWN_FAILURES_BEFORE_UNAVAILABLE,
+            shutdown_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -216,188 +227,6 @@ impl std::fmt::Display for LockHolder {
     }
 }
 
-/// Why the host did not answer a request.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum HostError {
-    /// The host was shut down (its last handle dropped, or its thread ended).
-    #[error("the validation host has shut down")]
-    Gone,
-    /// The host stopped for good; the error says why and what to do.
-    #[error(transparent)]
-    Fatal(#[from] FatalError),
-}
-
-/// A handle to the running host. Clone it freely; the host stops when the last clone drops.
-#[derive(Clone)]
-pub struct ValidationHost {
-    host: Addr<host::HostActor>,
-    counters: Arc<HostCounters>,
-    security_status: SecurityStatus,
-    fatal: Arc<FatalState>,
-    _lifetime: Arc<HostLifetime>,
-}
-
-struct HostLifetime {
-    stop_tx: Mutex<Option<oneshot::Sender<()>>>,
-    thread: Mutex<Option<JoinHandle<()>>>,
-}
-
-impl Drop for HostLifetime {
-    fn drop(&mut self) {
-        if let Some(tx) = self
-            .stop_tx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            let _ = tx.send(());
-        }
-        if let Some(thread) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-impl ValidationHost {
-    /// Pre-checks a PVF: `Ok(())` if it compiles and instantiates.
-    pub async fn precheck_pvf(&self, pvf: PvfPrepData) -> Result<PrecheckResult, HostError> {
-        let (result_tx, rx) = oneshot::channel();
-        self.request(host::PrecheckPvf { pvf, result_tx }, rx).await
-    }
-
-    /// Sends `msg` to the host actor and waits for the answer on `rx`; a request the host
-    /// cannot take or answer gets the fatal reason if there is one.
-    async fn request<M, T>(&self, msg: M, rx: oneshot::Receiver<T>) -> Result<T, HostError>
-    where
-        M: Message<Result = ()> + Send + 'static,
-        host::HostActor: Handler<M>,
-    {
-        self.fatal_or_running()?;
-        self.host.send(msg).await.map_err(|_| self.gone())?;
-        rx.await.map_err(|_| self.gone())
-    }
-
-    /// `Err` with the reason once the host is in its fatal state.
-    fn fatal_or_running(&self) -> Result<(), HostError> {
-        match self.fatal.get() {
-            Some(error) => Err(HostError::Fatal(error)),
-            None => Ok(()),
-        }
-    }
-
-    /// The error for a request the host dropped: the fatal reason, if it stopped for one.
-    fn gone(&self) -> HostError {
-        self.fatal.get().map_or(HostError::Gone, HostError::Fatal)
-    }
-
-    /// The reason the host stopped for good, if it did. A node should stop validating (and
-    /// tell its operator) when this is `Some`: every request fails from then on.
-    pub fn fatal_error(&self) -> Option<FatalError> {
-        self.fatal.get()
-    }
-
-    /// Completes when the host enters its fatal state, with the reason; a node can select on
-    /// it next to its other work.
-    pub fn fatal_error_entered(&self) -> impl std::future::Future<Output = FatalError> + 'static {
-        self.fatal.entered()
-    }
-
-    /// Prepares a PVF for execution and returns where its artifact is.
-    pub async fn prepare(
-        &self,
-        pvf: PvfPrepData,
-        priority: Priority,
-    ) -> Result<PrepareResult, HostError> {
-        let (result_tx, rx) = oneshot::channel();
-        let msg = host::PreparePvf {
-            pvf,
-            priority,
-            result_tx,
-        };
-        self.request(msg, rx).await
-    }
-
-    /// Validates a candidate: prepares the PVF if needed (coalesced with every other request
-    /// for it; Critical for disputes and approvals), then runs `validate_block` in an execute
-    /// worker of the lane `kind` names. The PVF receives the params with no extension, as for
-    /// a V1 or V2 candidate descriptor; [`Self::execute_candidate`] takes one.
-    pub async fn execute_pvf(
-        &self,
-        pvf: PvfPrepData,
-        exec_timeout: Duration,
-        pvd: pvf_common::execute::PersistedValidationData,
-        pov: pvf_common::execute::PoV,
-        kind: execute::lanes::PvfExecKind,
-    ) -> Result<execute::queue::ExecuteResult, HostError> {
-        self.execute_candidate(pvf, exec_timeout, pvd, pov, None, kind)
-            .await
-    }
-
-    /// [`Self::execute_pvf`] with the candidate's `params_extension`, which the PVF receives
-    /// after its `ValidationParams`, byte for byte as the reference appends it:
-    /// `Some(ValidationParamsExtension::V3 { .. })` for a V3 candidate descriptor, `None` (no
-    /// byte at all) for V1, V2 and unknown versions.
-    pub async fn execute_candidate(
-        &self,
-        pvf: PvfPrepData,
-        exec_timeout: Duration,
-        pvd: pvf_common::execute::PersistedValidationData,
-        pov: pvf_common::execute::PoV,
-        params_extension: Option<pvf_common::execute::ValidationParamsExtension>,
-        kind: execute::lanes::PvfExecKind,
-    ) -> Result<execute::queue::ExecuteResult, HostError> {
-        let (result_tx, rx) = oneshot::channel();
-        let msg = host::ExecutePvf {
-            pvf,
-            exec_timeout,
-            pvd,
-            pov,
-            params_extension,
-            kind,
-            result_tx,
-        };
-        self.request(msg, rx).await
-    }
-
-    /// Tells the host which relay-chain leaves are active: `activated` (with the `ancestors`
-    /// within the scheduling lookahead) and `deactivated`. Backing jobs whose relay parent is
-    /// no longer a live leaf or ancestor are dropped with `ExecutionDeadline`, whether they
-    /// wait in the execute queue or still for their preparation.
-    pub async fn update_active_leaves(
-        &self,
-        activated: Option<[u8; 32]>,
-        deactivated: Vec<[u8; 32]>,
-        ancestors: Vec<[u8; 32]>,
-    ) -> Result<(), HostError> {
-        self.fatal_or_running()?;
-        let msg = host::UpdateActiveLeaves {
-            activated,
-            deactivated,
-            ancestors,
-        };
-        self.host.send(msg).await.map_err(|_| self.gone())
-    }
-
-    /// Asks the host to prepare these PVFs soon, at Normal priority.
-    pub async fn heads_up(&self, active_pvfs: Vec<PvfPrepData>) -> Result<(), HostError> {
-        self.fatal_or_running()?;
-        self.host
-            .send(host::HeadsUp { active_pvfs })
-            .await
-            .map_err(|_| self.gone())
-    }
-
-    /// Counters of jobs and workers since start.
-    pub fn counters(&self) -> CountersSnapshot {
-        self.counters.snapshot()
-    }
-
-    /// The sandbox features workers apply.
-    pub fn security_status(&self) -> SecurityStatus {
-        self.security_status
-    }
-}
-
 /// Starts the host on a dedicated thread. Fails if the cache dir or the worker binary is
 /// unusable; never panics on bad configuration.
 pub fn start(config: Config) -> Result<ValidationHost, StartError> {
@@ -443,6 +272,19 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
     let thread_fatal = fatal.clone();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+    let (finished_tx, finished_rx) = std::sync::mpsc::channel::<()>();
+    let availability = |flavour| {
+        Arc::new(worker_availability::WorkerAvailability::new(
+            flavour,
+            config.spawn_failures_before_unavailable,
+        ))
+    };
+    let workers = Availability {
+        prepare: availability(WorkerFlavour::Prepare),
+        execute: availability(WorkerFlavour::Execute),
+    };
+    let thread_workers = workers.clone();
+    let shutdown_timeout = config.shutdown_timeout;
     let thread_counters = counters.clone();
     let cache_path = config.cache_path.clone();
     let thread = std::thread::Builder::new()
@@ -478,7 +320,14 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
                     }
                 };
                 let fatal_entered = thread_fatal.entered();
-                let host = start_actors(config, security_status, thread_counters, thread_fatal, adopted);
+                let host = start_actors(
+                    config,
+                    security_status,
+                    thread_counters,
+                    thread_fatal,
+                    thread_workers,
+                    adopted,
+                );
                 let _ = ready_tx.send(Ok((host, security_status)));
                 // In the fatal state every actor is dropped like at shutdown: pending requests
                 // lose their answer channels, and the handles report the reason.
@@ -497,12 +346,12 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
             }
             // Only now may another host have the dir.
             drop(cache_lock);
+            drop(finished_tx);
         })
         .map_err(StartError::Thread)?;
-    let lifetime = Arc::new(HostLifetime {
-        stop_tx: Mutex::new(Some(stop_tx)),
-        thread: Mutex::new(Some(thread)),
-    });
+    // The thread is not joined: the lifetime waits for it within the shutdown bound.
+    drop(thread);
+    let lifetime = Arc::new(HostLifetime::new(stop_tx, finished_rx, shutdown_timeout));
     let (host, security_status) = ready_rx.recv().unwrap_or_else(|_| {
         Err(StartError::Thread(std::io::Error::other(
             "the host thread ended during start-up",
@@ -513,8 +362,17 @@ pub fn start(config: Config) -> Result<ValidationHost, StartError> {
         counters,
         security_status,
         fatal,
+        prepare_workers: workers.prepare,
+        execute_workers: workers.execute,
         _lifetime: lifetime,
     })
+}
+
+/// The availability of each kind of worker, shared by the spawners and the handles.
+#[derive(Clone)]
+struct Availability {
+    prepare: Arc<worker_availability::WorkerAvailability>,
+    execute: Arc<worker_availability::WorkerAvailability>,
 }
 
 fn start_actors(
@@ -522,6 +380,7 @@ fn start_actors(
     security_status: SecurityStatus,
     counters: Arc<HostCounters>,
     fatal: Arc<FatalState>,
+    workers: Availability,
     adopted: Vec<cache_dir::AdoptedArtifact>,
 ) -> Addr<host::HostActor> {
     let spawn_config = Arc::new(WorkerSpawnConfig {
@@ -549,7 +408,8 @@ fn start_actors(
             pvf_logging: config.pvf_logging,
             keep_module_warm: config.execute_module_cache,
         },
-        SpawnAccounting::new(WorkerFlavour::Execute, counters.clone()),
+        SpawnAccounting::new(WorkerFlavour::Execute, counters.clone())
+            .with_availability(workers.execute),
     )
     .start();
     let pool = Pool::new(
@@ -558,7 +418,8 @@ fn start_actors(
             fatal,
         }),
         queue_ctx.address().recipient(),
-        SpawnAccounting::new(WorkerFlavour::Prepare, counters),
+        SpawnAccounting::new(WorkerFlavour::Prepare, counters)
+            .with_availability(workers.prepare.clone()),
     )
     .start();
     let limits = Limits {
@@ -581,7 +442,8 @@ fn start_actors(
         cleanup: config.artifacts_cleanup,
         cleanup_pulse_interval: config.cleanup_pulse_interval,
     };
-    host_ctx.run(host::HostActor::new(queues, policy, adopted))
+    host_ctx
+        .run(host::HostActor::new(queues, policy, adopted).with_prepare_workers(workers.prepare))
 }
 
 #[cfg(test)]

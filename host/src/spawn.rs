@@ -4,7 +4,7 @@
 //! The host never trusts a worker to clean up after itself: a [`WorkerHandle`] kills and reaps
 //! its process when dropped, and a [`WorkerDir`] removes its directory when dropped.
 
-use crate::cache_dir::WORKER_DIR_PREFIX;
+use crate::{cache_dir::WORKER_DIR_PREFIX, worker_stderr};
 use pvf_common::{
     LOG_TARGET, SecurityStatus, WORKER_ENV_KEEP, WorkerHandshake, framing,
     wire_names::{
@@ -69,12 +69,27 @@ pub enum SpawnErr {
         /// The OS error.
         err: std::io::Error,
     },
-    /// The worker did not connect within the spawn timeout (it hung at start).
-    #[error("worker did not connect within {0:?}; see its stderr")]
-    AcceptTimeout(Duration),
+    /// The worker did not connect within the spawn timeout (it hung at start, or is not a
+    /// worker of this host).
+    #[error("worker {program} did not connect within {timeout:?}; {stderr}")]
+    AcceptTimeout {
+        /// The executable.
+        program: PathBuf,
+        /// The spawn timeout.
+        timeout: Duration,
+        /// What its stderr last said ([`worker_stderr::describe`]).
+        stderr: String,
+    },
     /// The worker exited before connecting (it crashed at start).
-    #[error("worker exited before connecting ({0}); see its stderr")]
-    ExitedBeforeConnecting(String),
+    #[error("worker {program} exited before connecting ({status}); {stderr}")]
+    ExitedBeforeConnecting {
+        /// The executable.
+        program: PathBuf,
+        /// How it exited.
+        status: String,
+        /// What its stderr last said ([`worker_stderr::describe`]).
+        stderr: String,
+    },
     /// The worker is of another build than the host expects: it refused to run. Fatal: no
     /// later spawn can succeed until the binaries match again.
     #[error(
@@ -211,6 +226,10 @@ async fn read_to_end_capped(pipe: &mut pipe::Receiver) -> Vec<u8> {
 
 impl Drop for WorkerHandle {
     fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // Retired, or the host is stopping: the operator can see what it had to kill.
+            tracing::info!(target: LOG_TARGET, pid = self.child.id(), "killing worker process");
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -295,11 +314,16 @@ pub async fn spawn_worker(
     if let Some(version) = &config.expected_worker_version {
         command.arg(NODE_IMPL_VERSION_FLAG).arg(version);
     }
-    command.stdout(Stdio::piped()).stderr(Stdio::inherit());
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = command.spawn().map_err(|err| SpawnErr::ProcessSpawn {
         program: config.program.clone(),
         err,
     })?;
+    let stderr_tail = child
+        .stderr
+        .take()
+        .and_then(|stderr| pipe::Receiver::from_owned_fd(OwnedFd::from(stderr)).ok())
+        .map(worker_stderr::forward);
     let mut stdout = child.stdout.take().and_then(stdout_receiver);
     let mut handle = WorkerHandle {
         child,
@@ -313,12 +337,21 @@ pub async fn spawn_worker(
                 Some(pipe) => read_to_end_capped(pipe).await,
                 None => std::future::pending().await,
             }
-        } => return Err(exited_before_connecting(config, &mut handle, printed).await),
+        } => {
+            let status = handle.status_after_stdout_closed().await;
+            return Err(exited_before_connecting(config, status, printed, stderr_tail).await);
+        }
     };
     handle.stdout = stdout;
-    let (mut stream, _) = accepted
-        .map_err(|_| SpawnErr::AcceptTimeout(config.spawn_timeout))?
-        .map_err(SpawnErr::Accept)?;
+    let Ok(accepted) = accepted else {
+        drop(handle);
+        return Err(SpawnErr::AcceptTimeout {
+            program: config.program.clone(),
+            timeout: config.spawn_timeout,
+            stderr: stderr_said(stderr_tail).await,
+        });
+    };
+    let (mut stream, _) = accepted.map_err(SpawnErr::Accept)?;
     let handshake = WorkerHandshake {
         security_status: config.security_status,
         parallel_compilation: config.parallel_compilation,
@@ -342,15 +375,24 @@ pub async fn spawn_worker(
     ))
 }
 
-/// Why a worker exited before connecting: its exit status, and for a version mismatch the
-/// version it printed.
+/// Why a worker exited before connecting: its exit status and last words, and for a version
+/// mismatch the version it printed.
 async fn exited_before_connecting(
     config: &WorkerSpawnConfig,
-    handle: &mut WorkerHandle,
+    status: Option<ExitStatus>,
     printed: Vec<u8>,
+    stderr_tail: Option<std::sync::Arc<worker_stderr::StderrTail>>,
 ) -> SpawnErr {
-    let Some(status) = handle.status_after_stdout_closed().await else {
-        return SpawnErr::ExitedBeforeConnecting("it closed its stdout".into());
+    let exited = |status: String, stderr| SpawnErr::ExitedBeforeConnecting {
+        program: config.program.clone(),
+        status,
+        stderr,
+    };
+    let Some(status) = status else {
+        return exited(
+            "it closed its stdout".into(),
+            stderr_said(stderr_tail).await,
+        );
     };
     match (status.code(), &config.expected_worker_version) {
         (Some(code), Some(expected)) if code == i32::from(VERSION_MISMATCH_EXIT_CODE) => {
@@ -360,7 +402,17 @@ async fn exited_before_connecting(
                 expected: expected.clone(),
             }
         }
-        _ => SpawnErr::ExitedBeforeConnecting(status.to_string()),
+        _ => exited(status.to_string(), stderr_said(stderr_tail).await),
+    }
+}
+
+/// What a worker that failed to start last wrote to stderr, waiting briefly for the pipe to
+/// drain: the worker is gone, but a descendant may hold the pipe.
+async fn stderr_said(tail: Option<std::sync::Arc<worker_stderr::StderrTail>>) -> String {
+    const DRAIN_WAIT: Duration = Duration::from_millis(200);
+    match tail {
+        Some(tail) => worker_stderr::describe(&tail.settled(DRAIN_WAIT).await),
+        None => worker_stderr::describe(&[]),
     }
 }
 
@@ -476,99 +528,5 @@ pub fn worker_version(program: &Path, args_prefix: &[String]) -> std::io::Result
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_short_command_is_done_when_it_exits_not_when_its_pipe_closes() {
-        // The backgrounded sleep keeps stdout open after the shell exits.
-        let mut child = Command::new("sh")
-            .args(["-c", "sleep 3 & echo done"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let started = std::time::Instant::now();
-        let deadline = started + Duration::from_secs(10);
-        let (status, output) = finish_short_command(&mut child, stdout, deadline).unwrap();
-        assert!(status.success());
-        assert_eq!(output, b"done\n");
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "{:?}",
-            started.elapsed()
-        );
-
-        let mut endless = Command::new("sleep")
-            .arg("30")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stdout = endless.stdout.take().unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_millis(200);
-        let error = finish_short_command(&mut endless, stdout, deadline).unwrap_err();
-        assert_eq!(error.kind(), std::io::ErrorKind::TimedOut);
-        assert!(endless.try_wait().unwrap().is_some(), "killed and reaped");
-    }
-
-    /// A spawn config whose "worker" is `sh -c script`, with a long spawn timeout.
-    fn shell_worker(cache: &Path, script: &str) -> WorkerSpawnConfig {
-        WorkerSpawnConfig {
-            program: "/bin/sh".into(),
-            args_prefix: vec!["-c".into(), script.into(), "sh".into()],
-            cache_path: cache.to_path_buf(),
-            spawn_timeout: Duration::from_secs(30),
-            expected_worker_version: Some("1.0.0+build.ours".into()),
-            security_status: SecurityStatus::default(),
-            parallel_compilation: false,
-            log_directives: Some("info,parachain=debug".into()),
-        }
-    }
-
-    #[tokio::test]
-    async fn workers_get_the_configured_log_directives() {
-        let cache = tempfile::tempdir().unwrap();
-        let seen = cache.path().join("rust_log");
-        let script = format!("printf %s \"$RUST_LOG\" > '{}'; exit 3", seen.display());
-        let _ = spawn_prepare_worker(&shell_worker(cache.path(), &script)).await;
-        let directives = std::fs::read_to_string(&seen).unwrap();
-        assert_eq!(directives, "info,parachain=debug");
-    }
-
-    #[tokio::test]
-    async fn a_worker_of_another_build_is_named_with_both_versions_at_once() {
-        let cache = tempfile::tempdir().unwrap();
-        let script = format!("echo 1.0.0+build.theirs; exit {VERSION_MISMATCH_EXIT_CODE}");
-        let config = shell_worker(cache.path(), &script);
-        let started = std::time::Instant::now();
-        let err = spawn_prepare_worker(&config).await.unwrap_err();
-        match &err {
-            SpawnErr::VersionMismatch {
-                worker, expected, ..
-            } => {
-                assert_eq!(worker, "1.0.0+build.theirs");
-                assert_eq!(expected, "1.0.0+build.ours");
-            }
-            other => panic!("expected a version mismatch, got {other}"),
-        }
-        assert!(started.elapsed() < Duration::from_secs(10), "{err}");
-    }
-
-    #[tokio::test]
-    async fn a_worker_that_dies_at_start_is_noticed_before_the_spawn_timeout() {
-        let cache = tempfile::tempdir().unwrap();
-        let config = shell_worker(cache.path(), "exit 3");
-        let started = std::time::Instant::now();
-        let err = spawn_prepare_worker(&config).await.unwrap_err();
-        assert!(
-            matches!(&err, SpawnErr::ExitedBeforeConnecting(status) if status.contains('3')),
-            "{err}"
-        );
-        assert!(started.elapsed() < Duration::from_secs(10), "{err}");
-        // The same exit code without a version check expected is no mismatch either.
-        let mut unchecked = shell_worker(cache.path(), "exit 66");
-        unchecked.expected_worker_version = None;
-        let err = spawn_prepare_worker(&unchecked).await.unwrap_err();
-        assert!(matches!(err, SpawnErr::ExitedBeforeConnecting(_)), "{err}");
-    }
-}
+#[path = "spawn_tests.rs"]
+mod tests;

@@ -11,6 +11,7 @@ use crate::{
     fatal::{FatalError, FatalState},
     metrics::{self, HostCounters},
     spawn::{IdleWorker, SpawnErr, WorkerFlavour, WorkerHandle, WorkerSpawnConfig, spawn_worker},
+    worker_availability::{DEFAULT_SPAWN_FAILURES_BEFORE_UNAVAILABLE, WorkerAvailability},
 };
 use actix::prelude::*;
 use futures::future::LocalBoxFuture;
@@ -224,12 +225,28 @@ pub fn spawn_retry_delay(attempt: u32) -> Duration {
 pub struct SpawnAccounting {
     flavour: WorkerFlavour,
     counters: Arc<HostCounters>,
+    availability: Arc<WorkerAvailability>,
 }
 
 impl SpawnAccounting {
-    /// Accounting for workers of `flavour`.
+    /// Accounting for workers of `flavour`, unavailable after the default number of failed
+    /// spawns in a row.
     pub fn new(flavour: WorkerFlavour, counters: Arc<HostCounters>) -> Self {
-        Self { flavour, counters }
+        let availability = Arc::new(WorkerAvailability::new(
+            flavour,
+            DEFAULT_SPAWN_FAILURES_BEFORE_UNAVAILABLE,
+        ));
+        Self {
+            flavour,
+            counters,
+            availability,
+        }
+    }
+
+    /// The same accounting, reporting failed and successful spawns to `availability`.
+    pub fn with_availability(mut self, availability: Arc<WorkerAvailability>) -> Self {
+        self.availability = availability;
+        self
     }
 
     /// A spawn attempt begins.
@@ -240,11 +257,13 @@ impl SpawnAccounting {
     /// A worker is up.
     pub fn spawned(&self) {
         metrics::worker_spawned(self.flavour, &self.counters);
+        self.availability.spawned();
     }
 
     /// Attempt `attempt` (0-based) failed; returns how long to wait before the next one.
     pub fn spawn_failed(&self, attempt: u32, err: &str) -> Duration {
         metrics::worker_spawn_failed(self.flavour, &self.counters);
+        self.availability.spawn_failed(err);
         let delay = spawn_retry_delay(attempt);
         tracing::error!(target: pvf_common::LOG_TARGET, flavour = self.flavour.as_str(), attempt, ?delay, "cannot spawn a worker, retrying: {err}");
         delay

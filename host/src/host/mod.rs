@@ -10,10 +10,12 @@
 //!
 //! Artifacts adopted from an earlier run start unverified; [`integrity`] checks one before a
 //! pre-check or prepare request is answered from it. [`active_leaves`] tracks the relay-chain
-//! view and drops backing jobs that fell out of it.
+//! view and drops backing jobs that fell out of it. [`unavailable`] drops the executions
+//! waiting for a preparation while no prepare worker can start.
 
 mod active_leaves;
 mod integrity;
+mod unavailable;
 
 pub use active_leaves::UpdateActiveLeaves;
 
@@ -31,6 +33,8 @@ use crate::{
     },
     metrics,
     prepare::queue::{Enqueue, PrepareConcluded, Priority},
+    spawn::WorkerFlavour,
+    worker_availability::WorkerAvailability,
 };
 use actix::prelude::*;
 use integrity::DeferredRequest;
@@ -41,6 +45,7 @@ use pvf_common::{
     LOG_TARGET, PrecheckResult, PrepareError, PrepareResult, PvfPrepData, prepare::PrepareSuccess,
 };
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 
@@ -150,6 +155,8 @@ pub struct HostActor {
     active_leaves: HashMap<[u8; 32], Vec<[u8; 32]>>,
     /// Requests waiting for an adopted artifact's checksum to be verified.
     verifying: HashMap<ArtifactId, Vec<integrity::DeferredRequest>>,
+    /// Whether preparations can start; executions do not wait for one that cannot.
+    prepare_workers: Arc<WorkerAvailability>,
 }
 
 impl HostActor {
@@ -166,7 +173,15 @@ impl HostActor {
             awaiting_prepare: HashMap::new(),
             active_leaves: HashMap::new(),
             verifying: HashMap::new(),
+            prepare_workers: Arc::new(WorkerAvailability::new(WorkerFlavour::Prepare, 0)),
         }
+    }
+
+    /// The same host, dropping executions that wait for a preparation while `prepare_workers`
+    /// are unavailable.
+    pub fn with_prepare_workers(mut self, prepare_workers: Arc<WorkerAvailability>) -> Self {
+        self.prepare_workers = prepare_workers;
+        self
     }
 
     /// The one lookup every request starts from. A prepared artifact whose file vanished is
@@ -377,6 +392,10 @@ impl HostActor {
             }
             Lookup::Absent => self.start_preparation(id, priority, pvf, Waiters::default(), 0),
         }
+        if self.prepare_workers.get().is_some() {
+            // Dropped: the caller's handle answers with the reason.
+            return;
+        }
         self.awaiting_prepare.entry(id).or_default().push(pending);
     }
 
@@ -532,6 +551,7 @@ impl Actor for HostActor {
             return;
         }
         ctx.run_interval(self.policy.cleanup_pulse_interval, |host, _| host.prune());
+        self.watch_prepare_workers(ctx);
     }
 }
 

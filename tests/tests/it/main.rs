@@ -25,4 +25,5 @@ mod security_attacks;
 mod soak;
 mod version_mismatch;
 mod warm_start;
+mod worker_start_failures;
 mod worker_threads;
