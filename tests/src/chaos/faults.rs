@@ -1,5 +1,6 @@
-//! The chaos suite's faults: signals to workers and jobs, damaged artifacts, and worker dirs
-//! that cannot be written.
+//! The chaos suite's faults: signals to workers and jobs, damaged artifacts, worker dirs
+//! that cannot be written, a second host on the same cache dir, and a host process ended by
+//! SIGTERM mid-compile.
 
 use crate::procs;
 use rand::{Rng, rngs::StdRng};
@@ -31,6 +32,10 @@ pub enum Fault {
     ReadOnlyWorkerDir,
     /// A busy prepare worker's file-size limit set to 0 (its writes fail as on a full disk).
     FullWorkerDir,
+    /// A second host started on the cache dir of the running one (it must be refused).
+    SecondHost,
+    /// A host process on the cache dir ended by SIGTERM while compiling, between epochs.
+    SigtermHost,
 }
 
 impl Fault {
@@ -47,6 +52,8 @@ impl Fault {
             Self::DamageAcrossRestart => "artifact damaged across restart",
             Self::ReadOnlyWorkerDir => "read-only worker dir",
             Self::FullWorkerDir => "full worker dir (write fails)",
+            Self::SecondHost => "second host on the same dir",
+            Self::SigtermHost => "host SIGTERMed mid-compile",
         }
     }
 }
@@ -215,4 +222,80 @@ fn worker_dir_of(pid: i32) -> Option<PathBuf> {
         .map(|a| String::from_utf8_lossy(a).into_owned());
     args.find(|a| a == "--worker-dir-path")?;
     args.next().map(PathBuf::from)
+}
+
+/// Starts a second host on `cache`, where one runs: it must be refused with the lock error,
+/// and nothing of the running host's may be touched. `Err` describes a violation.
+pub async fn second_host(cache: &Path, worker: &Path) -> Result<Fault, String> {
+    let config = pvf_host::Config::new(cache.into(), worker.into());
+    let started = tokio::task::spawn_blocking(move || pvf_host::start(config))
+        .await
+        .expect("start task");
+    match started {
+        Err(pvf_host::StartError::CacheDirLocked { .. }) => Ok(Fault::SecondHost),
+        Err(other) => Err(format!(
+            "a second host on the dir failed otherwise: {other}"
+        )),
+        Ok(_) => Err("a second host started on a dir another host holds".into()),
+    }
+}
+
+/// Runs `host_binary` (the `chaos-host` test binary) on `cache` until one of its prepare
+/// workers is compiling, then SIGTERMs it. Its workers must notice and be gone within 2 s;
+/// its leftovers (worker dirs, the lock file) are for the next host on the dir. `Err`
+/// describes a violation.
+pub async fn sigterm_host(
+    cache: &Path,
+    worker: &Path,
+    host_binary: &Path,
+) -> Result<Fault, String> {
+    let mut host = std::process::Command::new(host_binary)
+        .arg(worker)
+        .arg(cache)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot start {}: {e}", host_binary.display()))?;
+    // Its workers are not our children: found by their command line alone.
+    let workers = || procs::with_cmdline_containing(&procs::worker_needle(cache));
+    let compiling = wait_for(Duration::from_secs(60), || {
+        workers()
+            .into_iter()
+            .any(|w| is_prepare_worker(w) && !procs::task_children(w).is_empty())
+    })
+    .await;
+    signal_quietly(host.id() as i32, libc::SIGTERM);
+    let status = host.wait().map_err(|e| e.to_string())?;
+    if !compiling {
+        return Err(format!(
+            "the host process never started compiling ({status})"
+        ));
+    }
+    let workers_gone = wait_for(Duration::from_secs(2), || {
+        procs::workers_of(cache).is_empty()
+    })
+    .await;
+    if !workers_gone {
+        let left = procs::workers_of(cache);
+        for &pid in &left {
+            signal_quietly(pid, libc::SIGKILL);
+        }
+        return Err(format!(
+            "workers {left:?} outlived their SIGTERMed host by 2 s"
+        ));
+    }
+    Ok(Fault::SigtermHost)
+}
+
+/// Whether `probe` holds within `timeout`, polled every 20 ms.
+async fn wait_for(timeout: Duration, mut probe: impl FnMut() -> bool) -> bool {
+    let deadline = std::time::Instant::now() + timeout;
+    while !probe() {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    true
 }

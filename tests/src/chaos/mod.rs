@@ -4,7 +4,9 @@
 //! moments, and to a second host whose workers answer garbage.
 //!
 //! The run is divided into epochs; each starts a host on the same cache dir, so artifacts
-//! damaged between epochs test the persistent cache across restarts. The seed fixes every
+//! damaged between epochs test the persistent cache across restarts. Between epochs a host
+//! process on the dir may also be ended by SIGTERM mid-compile (the next host must start on
+//! what it left); during one, a second host may try the dir (it must be refused). The seed fixes every
 //! choice (request kinds, fault kinds, targets, pauses); which process a signal finds busy
 //! still depends on timing.
 //!
@@ -263,15 +265,25 @@ async fn epoch(
     let faults_done = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let injector = {
         let (cache, report, done) = (caches.0.to_path_buf(), report.clone(), faults_done.clone());
+        let worker = worker.to_path_buf();
         let faults = config.faults_per_epoch;
         tokio::spawn(async move {
             let mut applied = 0;
             while applied < faults {
                 let gap = Duration::from_millis(fault_rng.random_range(10..250));
                 tokio::time::sleep(gap).await;
-                if let Some(fault) = faults::inject(&mut fault_rng, &cache).await {
-                    applied += 1;
-                    report.lock().unwrap().count_fault(fault.as_str());
+                let fault = if fault_rng.random_ratio(1, 20) {
+                    faults::second_host(&cache, &worker).await.map(Some)
+                } else {
+                    Ok(faults::inject(&mut fault_rng, &cache).await)
+                };
+                match fault {
+                    Ok(Some(fault)) => {
+                        applied += 1;
+                        report.lock().unwrap().count_fault(fault.as_str());
+                    }
+                    Ok(None) => {}
+                    Err(violation) => report.lock().unwrap().violations.push(violation),
                 }
             }
             done.store(true, std::sync::atomic::Ordering::SeqCst);
@@ -319,9 +331,23 @@ fn leaks(caches: &[&Path]) -> Leaks {
     leaks
 }
 
-/// Runs the chaos suite with the test worker binary `worker`; `corpus` adds the adder and a
-/// large runtime to the workload.
-pub async fn run(config: ChaosConfig, worker: &Path, corpus: Option<&Path>) -> ChaosReport {
+/// The binaries a run starts.
+#[derive(Clone, Copy, Debug)]
+pub struct Binaries<'a> {
+    /// The test worker (`test-worker`).
+    pub worker: &'a Path,
+    /// A host in a process of its own (`chaos-host`), for [`Fault::SigtermHost`].
+    pub host: &'a Path,
+}
+
+/// Runs the chaos suite with the test `binaries`; `corpus` adds the adder and a large runtime
+/// to the workload.
+pub async fn run(
+    config: ChaosConfig,
+    binaries: Binaries<'_>,
+    corpus: Option<&Path>,
+) -> ChaosReport {
+    let worker = binaries.worker;
     let (cache, garbage_cache) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let mut rng = StdRng::seed_from_u64(config.seed);
     let mut workload = Workload::new(corpus);
@@ -336,6 +362,15 @@ pub async fn run(config: ChaosConfig, worker: &Path, corpus: Option<&Path>) -> C
                         .lock()
                         .unwrap()
                         .count_fault(Fault::DamageAcrossRestart.as_str());
+                }
+            }
+            // Once for sure, then by the seed.
+            if n == 1 || rng.random_bool(0.5) {
+                let ended = faults::sigterm_host(cache.path(), worker, binaries.host).await;
+                let mut report = report.lock().unwrap();
+                match ended {
+                    Ok(fault) => report.count_fault(fault.as_str()),
+                    Err(violation) => report.violations.push(violation),
                 }
             }
         }

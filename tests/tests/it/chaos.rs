@@ -7,10 +7,11 @@
 //! CHAOS_SEED=42 cargo test -p pvf-tests --test it -- chaos_ci --nocapture# another seed
 //! ```
 
-use pvf_tests::chaos::{self, ChaosConfig, Leaks};
+use pvf_tests::chaos::{self, Binaries, ChaosConfig, Leaks};
 use std::path::Path;
 
 const WORKER: &str = env!("CARGO_BIN_EXE_test-worker");
+const HOST: &str = env!("CARGO_BIN_EXE_chaos-host");
 
 fn seed() -> u64 {
     std::env::var("CHAOS_SEED")
@@ -21,7 +22,11 @@ fn seed() -> u64 {
 
 async fn run_and_check(config: ChaosConfig, min_faults: usize) {
     let corpus = pvf_tests::corpus_dir_or_skip("chaos workload with corpus PVFs");
-    let report = chaos::run(config, Path::new(WORKER), corpus.as_deref()).await;
+    let binaries = Binaries {
+        worker: Path::new(WORKER),
+        host: Path::new(HOST),
+    };
+    let report = chaos::run(config, binaries, corpus.as_deref()).await;
     println!("{}", report.render(&config));
     assert!(
         report.total_faults() >= min_faults,
