@@ -174,23 +174,29 @@ impl WorkerHandle {
         self.child.id()
     }
 
-    /// A future that completes when the process exits: the worker never writes to stdout, so
-    /// end-of-file on its stdout pipe means it is gone.
+    /// A future that completes when the process exits. Must be called within a tokio
+    /// runtime.
+    ///
+    /// It waits on a pidfd: end-of-file on the worker's stdout, the fallback where pidfds do
+    /// not exist (Linux < 5.3), also waits for whatever the worker started and left running.
     pub fn exited(&mut self) -> impl std::future::Future<Output = ()> + 'static {
         let stdout = self.stdout.take();
+        let exit = process_exit(self.pid());
         async move {
-            match stdout {
-                Some(mut pipe) => {
+            match (exit, stdout) {
+                // The pipe stays open: a worker writing to it must not get SIGPIPE.
+                (Some(exit), _stdout) => exit.await,
+                (None, Some(mut pipe)) => {
                     let _ = read_to_end_capped(&mut pipe).await;
                 }
-                None => std::future::pending().await,
+                (None, None) => std::future::pending().await,
             }
         }
     }
 
-    /// The exit status of a process whose stdout has closed: it exits right after, so a
-    /// short wait suffices; `None` if it is still running.
-    async fn status_after_stdout_closed(&mut self) -> Option<ExitStatus> {
+    /// The exit status of a process that has exited, or whose stdout has closed (it exits
+    /// right after), so a short wait suffices; `None` if it is still running.
+    async fn status_once_exited(&mut self) -> Option<ExitStatus> {
         for _ in 0..100 {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return Some(status);
@@ -199,6 +205,30 @@ impl WorkerHandle {
         }
         None
     }
+}
+
+/// Completes when process `pid`, a child of ours not yet reaped (so the pid cannot be reused),
+/// exits; `None` where pidfds are not available. Must be called within a tokio runtime.
+fn process_exit(pid: u32) -> Option<impl std::future::Future<Output = ()> + 'static> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new close-on-exec descriptor or -1;
+    // no memory is passed.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` was just returned by pidfd_open and is owned by nobody else.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd as std::os::fd::RawFd) };
+    // SAFETY: the AsyncFd owns the OwnedFd, which stays open and the same descriptor until
+    // the AsyncFd drops it.
+    let fd = unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(fd, tokio::io::Interest::READABLE)
+    }
+    .ok()?;
+    Some(async move {
+        // A pidfd becomes readable when its process exits, and stays so.
+        let _ = fd.readable().await;
+    })
 }
 
 /// Registers a child's stdout pipe with the runtime.
@@ -222,6 +252,17 @@ async fn read_to_end_capped(pipe: &mut pipe::Receiver) -> Vec<u8> {
             }
         }
     }
+}
+
+/// Reads what `pipe` holds now, without waiting, keeping the first [`STDOUT_CAP`] bytes.
+fn read_available_capped(pipe: &mut pipe::Receiver) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 64];
+    while let Ok(n @ 1..) = pipe.try_read(&mut buf) {
+        let room = STDOUT_CAP.saturating_sub(kept.len());
+        kept.extend_from_slice(&buf[..n.min(room)]);
+    }
+    kept
 }
 
 impl Drop for WorkerHandle {
@@ -333,12 +374,18 @@ pub async fn spawn_worker(
     let accepted = tokio::select! {
         accepted = tokio::time::timeout(config.spawn_timeout, listener.accept()) => accepted,
         printed = async {
-            match stdout.as_mut() {
-                Some(pipe) => read_to_end_capped(pipe).await,
-                None => std::future::pending().await,
+            match (process_exit(handle.pid()), stdout.as_mut()) {
+                // What it printed is in the pipe by the time it has exited; a leftover it
+                // started may keep the pipe open, so read what is there, not to its end.
+                (Some(exit), Some(pipe)) => {
+                    exit.await;
+                    read_available_capped(pipe)
+                }
+                (None, Some(pipe)) => read_to_end_capped(pipe).await,
+                (_, None) => std::future::pending().await,
             }
         } => {
-            let status = handle.status_after_stdout_closed().await;
+            let status = handle.status_once_exited().await;
             return Err(exited_before_connecting(config, status, printed, stderr_tail).await);
         }
     };

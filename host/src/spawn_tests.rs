@@ -143,3 +143,18 @@ async fn a_worker_that_never_connects_is_killed_and_explained_at_the_spawn_timeo
         "the worker was killed and reaped"
     );
 }
+
+#[tokio::test]
+async fn a_worker_that_exits_at_start_is_noticed_at_once_even_if_a_leftover_holds_its_output() {
+    let cache = tempfile::tempdir().unwrap();
+    let script = format!("sleep 10 & echo 1.0.0+build.theirs; exit {VERSION_MISMATCH_EXIT_CODE}");
+    let config = shell_worker(cache.path(), &script);
+    let started = std::time::Instant::now();
+    let err = spawn_prepare_worker(&config).await.unwrap_err();
+    // Before: the leftover sleep held stdout open for 10 s.
+    assert!(started.elapsed() < Duration::from_secs(5), "{err}");
+    assert!(
+        matches!(&err, SpawnErr::VersionMismatch { worker, .. } if worker == "1.0.0+build.theirs"),
+        "{err}"
+    );
+}

@@ -321,6 +321,15 @@ mod tests {
     }
 
     #[actix_rt::test]
+    async fn a_worker_process_that_exits_is_reported_even_if_a_leftover_holds_its_stdout() {
+        let started = std::time::Instant::now();
+        let (_addr, _, mut deaths, worker) = actor_for("sleep 10 & exit 0");
+        assert_eq!(next(&mut deaths, "WorkerDied").await.worker, worker);
+        // Before: the death was seen only when the sleep ended and closed the pipe.
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+
+    #[actix_rt::test]
     async fn retire_kills_and_reaps_the_process_and_stops_the_actor() {
         let (addr, pid, mut deaths, _) = actor_for("sleep 60");
         nothing(&mut deaths, "WorkerDied").await;
