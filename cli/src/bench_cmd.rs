@@ -41,6 +41,7 @@ pub struct ExecuteBenchArgs {
     pub workers_path: Option<PathBuf>,
 }
 
+#[derive(Clone)]
 struct Case {
     name: String,
     code: Vec<u8>,
@@ -165,7 +166,16 @@ fn in_process(case: &Case, runs: usize) -> Result<Duration, String> {
     Ok(percentile(&samples, 0.5))
 }
 
-fn end_to_end(args: &ExecuteBenchArgs, case: &Case, warm: bool) -> Result<Vec<Duration>, String> {
+/// What ended a measurement early.
+type Interrupted = crate::interrupt::Interrupt;
+
+fn end_to_end(
+    runtime: &tokio::runtime::Runtime,
+    interrupts: &mut crate::interrupt::Listener,
+    args: &ExecuteBenchArgs,
+    case: &Case,
+    warm: bool,
+) -> Result<Result<Vec<Duration>, Interrupted>, String> {
     let (program, prefix) = crate::prepare_cmd::worker_program(args.workers_path.as_ref())?;
     let cache = tempfile::Builder::new()
         .prefix("pvf-bench-")
@@ -186,11 +196,7 @@ fn end_to_end(args: &ExecuteBenchArgs, case: &Case, warm: bool) -> Result<Vec<Du
     let pov = PoV {
         block_data: case.params.block_data.clone(),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async {
+    let measure = async {
         let run = || {
             host.execute_pvf(
                 pvf.clone(),
@@ -208,23 +214,69 @@ fn end_to_end(args: &ExecuteBenchArgs, case: &Case, warm: bool) -> Result<Vec<Du
             samples.push(started.elapsed());
         }
         samples.sort();
-        Ok(samples)
-    })
+        Ok::<_, String>(samples)
+    };
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            samples = measure => samples.map(Ok),
+            signal = interrupts.wait() => Ok(Err(signal)),
+        }
+    });
+    if let Ok(Err(signal)) = &outcome {
+        // The host's drop kills and reaps its workers and removes their dirs; the temporary
+        // cache dir goes after it.
+        crate::interrupt::announce(
+            *signal,
+            &format!(
+                "benchmark of {} unfinished (end to end, warm module cache {})",
+                case.name,
+                if warm { "on" } else { "off" }
+            ),
+            true,
+        );
+        drop(host);
+        drop(cache);
+    }
+    outcome
 }
 
 /// Runs the command.
 pub fn run(command: BenchCommand) -> ExitCode {
     let BenchCommand::Execute(args) = command;
-    match run_execute(&args) {
-        Ok(()) => ExitCode::SUCCESS,
+    // Multi-threaded, so that a second signal is handled while this thread drops a host.
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let entered = runtime.enter();
+    let mut interrupts = crate::interrupt::Listener::new();
+    let code = match run_execute(&runtime, &mut interrupts, &args) {
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(signal)) => ExitCode::from(signal.exit_code()),
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    drop(entered);
+    // An interrupted in-process measurement may still run on a blocking thread: leave it.
+    runtime.shutdown_background();
+    code
 }
 
-fn run_execute(args: &ExecuteBenchArgs) -> Result<(), String> {
+/// Runs the benchmark; `Some(signal)` if a signal stopped it.
+fn run_execute(
+    runtime: &tokio::runtime::Runtime,
+    interrupts: &mut crate::interrupt::Listener,
+    args: &ExecuteBenchArgs,
+) -> Result<Option<Interrupted>, String> {
     if args.runs == 0 {
         return Err("--runs must be at least 1".into());
     }
@@ -237,9 +289,30 @@ fn run_execute(args: &ExecuteBenchArgs) -> Result<(), String> {
         "case", "in-process", "cache", "e2e p50", "e2e p95", "overhead p50", "overhead p95"
     );
     for case in cases(args)? {
-        let inner = in_process(&case, args.runs.min(50))?;
+        // On a blocking thread, so that a signal is answered at once; no host runs meanwhile.
+        let (owned, runs) = (case.clone(), args.runs.min(50));
+        let measured = runtime.block_on(async {
+            tokio::select! {
+                inner = tokio::task::spawn_blocking(move || in_process(&owned, runs)) => Ok(inner),
+                signal = interrupts.wait() => Err(signal),
+            }
+        });
+        let inner = match measured {
+            Ok(inner) => inner.map_err(|e| format!("in-process measurement: {e}"))??,
+            Err(signal) => {
+                eprintln!(
+                    "interrupted by {}: benchmark of {} unfinished (in-process runs; no host was running)",
+                    signal.name(),
+                    case.name
+                );
+                return Ok(Some(signal));
+            }
+        };
         for warm in [true, false] {
-            let samples = end_to_end(args, &case, warm)?;
+            let samples = match end_to_end(runtime, interrupts, args, &case, warm)? {
+                Ok(samples) => samples,
+                Err(signal) => return Ok(Some(signal)),
+            };
             let (p50, p95) = (percentile(&samples, 0.5), percentile(&samples, 0.95));
             println!(
                 "{:<45} {:>12} {:>10} {:>14} {:>14} {:>14} {:>14}",
@@ -253,5 +326,5 @@ fn run_execute(args: &ExecuteBenchArgs) -> Result<(), String> {
             );
         }
     }
-    Ok(())
+    Ok(None)
 }

@@ -20,7 +20,7 @@ use std::{
 #[derive(Subcommand)]
 pub enum CacheCommand {
     /// List every artifact: code hash, prep-hash, size, last use, fingerprint match.
-    List(CacheDirArg),
+    List(ListArgs),
     /// Read every artifact of this engine and check its bytes against its checksum.
     Verify(VerifyArgs),
     /// Remove artifacts not used for a while, or the least recently used beyond a size.
@@ -33,6 +33,16 @@ pub struct CacheDirArg {
     /// The host's cache dir (the node's `--pvf-cache-dir`, or `pvf prepare --cache-dir`).
     #[arg(long)]
     pub cache_dir: PathBuf,
+}
+
+/// Arguments of `pvf cache list`.
+#[derive(Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    dir: CacheDirArg,
+    /// Print one JSON document instead of the table (see the operator guide for its fields).
+    #[arg(long)]
+    json: bool,
 }
 
 /// `--wait-for-cache-lock`, for every command that locks a cache dir (a host's start, or a
@@ -89,6 +99,9 @@ pub struct VerifyArgs {
     /// Delete artifacts whose bytes do not match (the host would prepare them again anyway).
     #[arg(long)]
     remove_corrupt: bool,
+    /// Print one JSON document instead of the lines (see the operator guide for its fields).
+    #[arg(long)]
+    json: bool,
 }
 
 /// Arguments of `pvf cache prune`.
@@ -115,8 +128,13 @@ pub struct PruneArgs {
 /// Runs a cache subcommand.
 pub fn run(command: CacheCommand) -> ExitCode {
     let result = match command {
-        CacheCommand::List(args) => list(&args.cache_dir),
-        CacheCommand::Verify(args) => verify(&args.dir.cache_dir, args.remove_corrupt, args.lock),
+        CacheCommand::List(args) => list(&args.dir.cache_dir, args.json),
+        CacheCommand::Verify(args) => verify(
+            &args.dir.cache_dir,
+            args.remove_corrupt,
+            args.lock,
+            args.json,
+        ),
         CacheCommand::Prune(args) => prune(&args),
     };
     result.unwrap_or_else(|e| {
@@ -146,48 +164,126 @@ fn short(bytes: &[u8]) -> String {
     format!("0x{}…", hex::encode(&bytes[..6]))
 }
 
-fn list(cache: &Path) -> Result<ExitCode, String> {
+/// Seconds since the Unix epoch, for JSON.
+fn unix_secs(time: SystemTime) -> Option<u64> {
+    time.duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+/// A stable snake_case name of why the host deletes a file at start, for JSON.
+fn reason_key(reason: RemoveReason) -> &'static str {
+    match reason {
+        RemoveReason::WorkerDir => "worker_dir",
+        RemoveReason::UnknownName => "unknown_name",
+        RemoveReason::OtherFingerprint => "other_engine_fingerprint",
+        RemoveReason::ImplausibleSize => "implausible_size",
+        RemoveReason::Duplicate => "duplicate",
+    }
+}
+
+/// What an artifact's file name says, for JSON (`null`s if it is not a name of ours).
+fn name_json(file: &str) -> serde_json::Value {
+    let name = ArtifactFileName::parse(file);
+    serde_json::json!({
+        "code_hash": name.map(|n| format!("0x{}", hex::encode(n.id.code_hash.0))),
+        "executor_params_prep_hash":
+            name.map(|n| format!("0x{}", hex::encode(n.id.executor_params_prep_hash.0))),
+        "engine_fingerprint": name.map(|n| n.fingerprint.to_string()),
+        "checksum": name.map(|n| format!("0x{}", hex::encode(n.checksum.0))),
+    })
+}
+
+/// Prints one JSON document.
+fn print_json(json: &serde_json::Value) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(json).map_err(|e| format!("cannot print JSON: {e}"))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn list(cache: &Path, json: bool) -> Result<ExitCode, String> {
     let verdicts = scan(cache)?;
-    println!("cache dir: {}", cache.display());
-    println!("engine fingerprint: {}", EngineFingerprint::current());
-    println!(
-        "{:<17} {:<17} {:>10} {:>12}  fingerprint",
-        "code hash", "prep-hash", "size", "last used"
-    );
+    if !json {
+        println!("cache dir: {}", cache.display());
+        println!("engine fingerprint: {}", EngineFingerprint::current());
+        println!(
+            "{:<17} {:<17} {:>10} {:>12}  fingerprint",
+            "code hash", "prep-hash", "size", "last used"
+        );
+    }
     let (mut adopted, mut total) = (0, 0);
+    let (mut stale, mut stale_total) = (0, 0);
+    let mut entries = Vec::new();
     for verdict in &verdicts {
         // The scan read an adopted artifact's mtime already; only rejected files need a stat.
-        let (path, bytes, modified, status) = match verdict {
+        let (path, bytes, modified, reason) = match verdict {
             EntryVerdict::Adopt(a) => {
                 adopted += 1;
                 total += a.size;
-                (&a.path, a.size, Some(a.last_used), "match".to_string())
+                (&a.path, a.size, Some(a.last_used), None)
             }
             EntryVerdict::Remove {
                 reason: RemoveReason::WorkerDir,
                 ..
             } => continue,
-            EntryVerdict::Remove { path, size, reason } => (
-                path,
-                *size,
-                std::fs::metadata(path).and_then(|m| m.modified()).ok(),
-                format!("removed at next start: {}", reason.as_str()),
-            ),
+            EntryVerdict::Remove { path, size, reason } => {
+                stale += 1;
+                stale_total += size;
+                (
+                    path,
+                    *size,
+                    std::fs::metadata(path).and_then(|m| m.modified()).ok(),
+                    Some(*reason),
+                )
+            }
         };
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+        if json {
+            let mut entry = serde_json::json!({
+                "file": name,
+                "path": path.display().to_string(),
+                "size": bytes,
+                "last_used_unix_s": modified.and_then(unix_secs),
+                "status": if reason.is_none() { "usable" } else { "stale" },
+                "stale_reason": reason.map(reason_key),
+            });
+            if let (Some(object), serde_json::Value::Object(parsed)) =
+                (entry.as_object_mut(), name_json(name))
+            {
+                object.extend(parsed);
+            }
+            entries.push(entry);
+            continue;
+        }
         let (code, prep) = ArtifactFileName::parse(name).map_or(("-".into(), "-".into()), |n| {
             (
                 short(&n.id.code_hash.0),
                 short(&n.id.executor_params_prep_hash.0),
             )
         });
+        let status = match reason {
+            None => "match".to_string(),
+            Some(reason) => format!("removed at next start: {}", reason.as_str()),
+        };
         println!(
             "{code:<17} {prep:<17} {:>10} {:>12}  {status}",
             size(bytes),
             modified.map_or("-".into(), age)
         );
     }
-    println!("{adopted} usable artifacts, {}", size(total));
+    if json {
+        print_json(&serde_json::json!({
+            "cache_dir": cache.display().to_string(),
+            "engine_fingerprint": EngineFingerprint::current().to_string(),
+            "artifacts": entries,
+            "usable_artifacts": adopted,
+            "usable_size": total,
+            "stale_files": stale,
+            "stale_size": stale_total,
+        }))?;
+    } else {
+        println!("{adopted} usable artifacts, {}", size(total));
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -201,7 +297,12 @@ fn adopted(verdicts: Vec<EntryVerdict>) -> Vec<AdoptedArtifact> {
         .collect()
 }
 
-fn verify(cache: &Path, remove_corrupt: bool, lock: CacheLockArg) -> Result<ExitCode, String> {
+fn verify(
+    cache: &Path,
+    remove_corrupt: bool,
+    lock: CacheLockArg,
+    json: bool,
+) -> Result<ExitCode, String> {
     // Taken before the scan, so that what is removed is what a host no longer uses.
     let _lock = if remove_corrupt {
         Some(lock.lock(cache)?)
@@ -209,25 +310,61 @@ fn verify(cache: &Path, remove_corrupt: bool, lock: CacheLockArg) -> Result<Exit
         None
     };
     let artifacts = adopted(scan(cache)?);
-    let (mut sound, mut corrupt) = (0, 0);
+    let (mut sound, mut corrupt, mut removed) = (0, 0, 0);
+    let mut entries = Vec::new();
     for artifact in &artifacts {
+        let file = artifact
+            .path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?");
+        let mut entry = serde_json::json!({
+            "file": file,
+            "path": artifact.path.display().to_string(),
+            "code_hash": format!("0x{}", hex::encode(artifact.name.id.code_hash.0)),
+            "executor_params_prep_hash":
+                format!("0x{}", hex::encode(artifact.name.id.executor_params_prep_hash.0)),
+            "size": artifact.size,
+            "status": "ok",
+            "reason": null,
+        });
         let verdict = match cache_dir::verify(&artifact.path, &artifact.name.checksum) {
             Ok(true) => {
                 sound += 1;
+                entries.push(entry);
                 continue;
             }
             Ok(false) => "checksum mismatch".to_string(),
             Err(e) => format!("unreadable: {e}"),
         };
         corrupt += 1;
-        println!("CORRUPT {}: {verdict}", artifact.path.display());
+        if !json {
+            println!("CORRUPT {}: {verdict}", artifact.path.display());
+        }
+        entry["status"] = "corrupt".into();
+        entry["reason"] = verdict.into();
         if remove_corrupt {
             std::fs::remove_file(&artifact.path)
                 .map_err(|e| format!("cannot remove {}: {e}", artifact.path.display()))?;
-            println!("        removed");
+            removed += 1;
+            entry["status"] = "removed".into();
+            if !json {
+                println!("        removed");
+            }
         }
+        entries.push(entry);
     }
-    println!("{sound} sound, {corrupt} corrupt");
+    if json {
+        print_json(&serde_json::json!({
+            "cache_dir": cache.display().to_string(),
+            "artifacts": entries,
+            "ok": sound,
+            "corrupt": corrupt,
+            "removed": removed,
+        }))?;
+    } else {
+        println!("{sound} sound, {corrupt} corrupt");
+    }
     Ok(if corrupt == 0 {
         ExitCode::SUCCESS
     } else {

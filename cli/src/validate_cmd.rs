@@ -3,6 +3,8 @@
 //!
 //! Exit codes: 0 valid, 1 invalid, 3 possibly invalid (the reference retries, then votes
 //! against), 2 error (bad input, a preparation error, or a local problem: no vote).
+//! SIGINT / SIGTERM stop the validation, drop the host (its workers are killed and reaped) and
+//! the temporary cache dir, and exit 130 / 143; a second signal exits at once.
 
 use clap::{Args, ValueEnum};
 use parity_scale_codec::{Decode, DecodeAll, Encode};
@@ -231,8 +233,7 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
         this_run: timeout,
     };
     let (program, prefix) = crate::prepare_cmd::worker_program(args.workers_path.as_ref())?;
-    // Declared before the host, so dropped after it.
-    let temporary_cache;
+    let mut temporary_cache = None;
     let cache_path = match &args.cache_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)
@@ -240,12 +241,18 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
             dir.clone()
         }
         None => {
-            temporary_cache = tempfile::Builder::new()
+            let dir = tempfile::Builder::new()
                 .prefix("pvf-cache-")
                 .tempdir()
                 .map_err(|e| format!("cannot create a cache dir: {e}"))?;
-            temporary_cache.path().to_path_buf()
+            let path = dir.path().to_path_buf();
+            temporary_cache = Some(dir);
+            path
         }
+    };
+    let receipt: Option<CandidateReceipt> = match &args.receipt {
+        Some(receipt) => Some(decode("--receipt", &read_input("--receipt", receipt)?)?),
+        None => None,
     };
     let mut config = Config::new(cache_path.clone(), program);
     args.cache_lock.apply(&mut config);
@@ -259,22 +266,45 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
         PrepareJobKind::Compilation,
         DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
     );
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    // Multi-threaded, so that a second signal is handled while this thread drops the host.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    if let Some(receipt) = &args.receipt {
-        let receipt: CandidateReceipt = decode("--receipt", &read_input("--receipt", receipt)?)?;
-        return validate_candidate(
-            &runtime,
-            &host,
-            pvf,
-            receipt,
-            pvd,
-            pov,
-            kind,
-            args.v3_enabled,
+    let _entered = runtime.enter();
+    let mut interrupts = crate::interrupt::Listener::new();
+    // On SIGINT or SIGTERM: one line saying what stopped; the host's drop kills and reaps its
+    // workers and removes their dirs, then the temporary cache dir goes.
+    let interrupted = |signal: crate::interrupt::Interrupt, host: pvf_host::ValidationHost| {
+        let counters = host.counters();
+        let stage = if counters.execute.jobs_started > 0 {
+            "executing"
+        } else if counters.prepare.jobs_started > 0 {
+            "preparing"
+        } else {
+            "waiting for a worker"
+        };
+        crate::interrupt::announce(
+            signal,
+            &format!("validation of {} unfinished ({stage})", args.pvf.display()),
+            temporary_cache.is_some(),
         );
+        drop(host);
+        signal.exit_code()
+    };
+    if let Some(receipt) = receipt {
+        let work = validate_candidate(&host, pvf, receipt, pvd, pov, kind, args.v3_enabled);
+        let code = runtime.block_on(async {
+            tokio::select! {
+                code = work => Ok(code),
+                signal = interrupts.wait() => Err(signal),
+            }
+        });
+        return match code {
+            Ok(code) => code,
+            Err(signal) => Ok(interrupted(signal, host)),
+        };
     }
     let report = args
         .pov_file
@@ -286,14 +316,17 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
         params_extension: None,
     };
     // The node's retries (approvals and disputes) are the validation layer's, not the host's.
-    let outcome = runtime.block_on(execute_with_retry(
-        &host,
-        pvf,
-        timeout,
-        input,
-        kind,
-        DEFAULT_RETRY_DELAY,
-    ));
+    let work = execute_with_retry(&host, pvf, timeout, input, kind, DEFAULT_RETRY_DELAY);
+    let outcome = runtime.block_on(async {
+        tokio::select! {
+            outcome = work => Ok(outcome),
+            signal = interrupts.wait() => Err(signal),
+        }
+    });
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        Err(signal) => return Ok(interrupted(signal, host)),
+    };
     let (mut json, code) = match &outcome {
         Ok(result) => (result_json(result), 0),
         Err(error) => error_json(error),
@@ -318,8 +351,7 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
 
 /// `--receipt`: the whole candidate validation, printed as the vote it casts.
 #[allow(clippy::too_many_arguments)]
-fn validate_candidate(
-    runtime: &tokio::runtime::Runtime,
+async fn validate_candidate(
     host: &pvf_host::ValidationHost,
     pvf: PvfPrepData,
     receipt: CandidateReceipt,
@@ -357,13 +389,8 @@ fn validate_candidate(
         pov,
         exec_kind: kind,
     };
-    let verdict = runtime.block_on(exhaustive::validate(
-        host,
-        &chain,
-        request,
-        v3_enabled,
-        DEFAULT_RETRY_DELAY,
-    ));
+    let verdict =
+        exhaustive::validate(host, &chain, request, v3_enabled, DEFAULT_RETRY_DELAY).await;
     let (json, code) = match verdict {
         Ok(CandidateValidationResult::Valid(commitments, _)) => (
             json!({

@@ -1,4 +1,4 @@
-//! SIGINT and SIGTERM to `pvf prepare` mid-compile: it exits 130 / 143 within 2 s, says what
+//! SIGINT and SIGTERM to `pvf prepare` and `pvf validate` mid-compile: it exits 130 / 143 within 2 s, says what
 //! it interrupted, and leaves no worker and no temporary cache dir behind.
 
 use pvf_tests::procs;
@@ -9,8 +9,15 @@ use std::{
 
 const PVF: &str = env!("CARGO_BIN_EXE_pvf");
 
-#[test]
-fn an_interrupted_prepare_cleans_up_and_exits_with_the_signals_code() {
+/// Empty `ValidationParams` (head, block, relay parent 1, zero storage root), SCALE in hex.
+const EMPTY_PARAMS: &str =
+    "0x0000010000000000000000000000000000000000000000000000000000000000000000000000";
+
+/// Runs `pvf <args> slow.wasm <more>` (a PVF of `functions` big functions: slow to compile),
+/// sends SIGINT and then, in a second run, SIGTERM mid-compile, and checks: the signal's exit
+/// code within 2 s, the one line naming what was interrupted (holding `says`), no worker
+/// left, no temporary cache dir left.
+fn interrupt_mid_compile(functions: usize, args: &[&str], more: &[&str], says: &str) {
     for (signal, name, code) in [
         (libc::SIGINT, "SIGINT", 130),
         (libc::SIGTERM, "SIGTERM", 143),
@@ -18,10 +25,11 @@ fn an_interrupted_prepare_cleans_up_and_exits_with_the_signals_code() {
         // The CLI's temp dir, so that what it leaves behind can be seen.
         let tmp = tempfile::tempdir().unwrap();
         let slow = tmp.path().join("slow.wasm");
-        std::fs::write(&slow, pvf_tests::slow_to_compile_pvf(400, 7)).unwrap();
+        std::fs::write(&slow, pvf_tests::slow_to_compile_pvf(functions, 7)).unwrap();
         let mut child = Command::new(PVF)
-            .args(["prepare", "--precheck"])
+            .args(args)
             .arg(&slow)
+            .args(more)
             .env("TMPDIR", tmp.path())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -34,7 +42,7 @@ fn an_interrupted_prepare_cleans_up_and_exits_with_the_signals_code() {
             assert!(Instant::now() < deadline, "no worker started");
             assert!(
                 child.try_wait().unwrap().is_none(),
-                "pvf prepare ended early"
+                "pvf {args:?} ended early"
             );
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -61,14 +69,16 @@ fn an_interrupted_prepare_cleans_up_and_exits_with_the_signals_code() {
         let stderr = std::io::read_to_string(child.stderr.take().unwrap()).unwrap();
         assert_eq!(status.code(), Some(code), "{name}: {stderr}");
         assert!(took < Duration::from_secs(2), "{name}: took {took:?}");
+        let lines: Vec<_> = stderr
+            .lines()
+            .filter(|l| l.starts_with("interrupted by"))
+            .collect();
+        assert_eq!(lines.len(), 1, "{stderr}");
         assert!(
-            stderr.contains(&format!("interrupted by {name}")),
+            lines[0].starts_with(&format!("interrupted by {name}: ")),
             "{stderr}"
         );
-        assert!(
-            stderr.contains("1 of 1 preparations unfinished"),
-            "{stderr}"
-        );
+        assert!(lines[0].contains(says), "{stderr}");
         assert_eq!(
             procs::with_cmdline_containing(&needle),
             Vec::<i32>::new(),
@@ -81,6 +91,27 @@ fn an_interrupted_prepare_cleans_up_and_exits_with_the_signals_code() {
             .collect();
         assert!(left.is_empty(), "{name}: left behind {left:?}");
     }
+}
+
+#[test]
+fn an_interrupted_prepare_cleans_up_and_exits_with_the_signals_code() {
+    interrupt_mid_compile(
+        400,
+        &["prepare", "--precheck"],
+        &[],
+        "1 of 1 preparations unfinished",
+    );
+}
+
+#[test]
+fn an_interrupted_validate_cleans_up_and_exits_with_the_signals_code() {
+    // Larger: compiling for execution is quicker than pre-checking.
+    interrupt_mid_compile(
+        1200,
+        &["validate"],
+        &["--params", EMPTY_PARAMS],
+        "/slow.wasm unfinished (preparing)",
+    );
 }
 
 /// When the host dies without cleaning up (SIGKILL), its workers notice the closed connection
