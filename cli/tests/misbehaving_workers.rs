@@ -22,22 +22,31 @@ fn worker_script(dir: &std::path::Path, name: &str, body: &str) -> std::path::Pa
     script
 }
 
-#[test]
-fn a_worker_whose_descendant_holds_its_output_does_not_hold_up_the_cli() {
-    let dir = tempfile::tempdir().unwrap();
-    let script = worker_script(
-        dir.path(),
-        "worker-with-a-lingering-child.sh",
-        &format!("sleep 20 &\nexec {PVF} worker \"$@\"\n"),
-    );
-    let wasm = dir.path().join("minimal.wasm");
+/// `pvf prepare --precheck` of the minimal test PVF with a worker script running `body`.
+fn precheck_with_worker(dir: &std::path::Path, body: &str) -> Command {
+    let script = worker_script(dir, "worker.sh", body);
+    let wasm = dir.join("minimal.wasm");
     std::fs::write(&wasm, pvf_tests::test_pvf("minimal-pvf.wat")).unwrap();
-    let started = Instant::now();
-    let output = Command::new(PVF)
+    let mut command = Command::new(PVF);
+    command
         .args(["prepare", "--precheck", "--workers-path"])
         .arg(&script)
         .arg(&wasm)
-        .stdin(Stdio::null())
+        .stdin(Stdio::null());
+    command
+}
+
+/// A worker script that leaves a sleep behind holding its stdout and stderr.
+fn leaves_a_sleep_behind() -> String {
+    format!("sleep 20 &\nexec {PVF} worker \"$@\"\n")
+}
+
+#[test]
+fn a_worker_whose_descendant_holds_its_output_does_not_hold_up_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = precheck_with_worker(dir.path(), &leaves_a_sleep_behind());
+    let started = Instant::now();
+    let output = command
         .stderr(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -53,23 +62,10 @@ fn a_worker_whose_descendant_holds_its_output_does_not_hold_up_the_cli() {
 #[test]
 fn a_caller_reading_the_cli_stderr_to_its_end_is_not_held_up_by_a_worker_leftover() {
     let dir = tempfile::tempdir().unwrap();
-    let script = worker_script(
-        dir.path(),
-        "worker-with-a-lingering-child.sh",
-        &format!("sleep 20 &\nexec {PVF} worker \"$@\"\n"),
-    );
-    let wasm = dir.path().join("minimal.wasm");
-    std::fs::write(&wasm, pvf_tests::test_pvf("minimal-pvf.wat")).unwrap();
+    let mut command = precheck_with_worker(dir.path(), &leaves_a_sleep_behind());
     let started = Instant::now();
     // Reads stdout and stderr to end-of-file, as a pipeline or a supervisor does.
-    let output = Command::new(PVF)
-        .args(["prepare", "--precheck", "--workers-path"])
-        .arg(&script)
-        .arg(&wasm)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = command.env("RUST_LOG", "info").output().unwrap();
     let took = started.elapsed();
     assert!(output.status.success(), "{output:?}");
     // Before: the leftover sleep held the CLI's stderr, which workers inherited, for 20 s.
@@ -80,23 +76,12 @@ fn a_caller_reading_the_cli_stderr_to_its_end_is_not_held_up_by_a_worker_leftove
 fn a_worker_that_never_connects_fails_pvf_prepare_with_the_reason() {
     let dir = tempfile::tempdir().unwrap();
     // Start-up checks run the real worker; the prepare worker hangs after a word on stderr.
-    let script = worker_script(
-        dir.path(),
-        "hanging-worker.sh",
-        &format!(
-            "case \"$*\" in *prepare-worker*) echo 'cannot reach the licence server' >&2; exec sleep 600;; esac\nexec {PVF} worker \"$@\"\n"
-        ),
+    let hangs = format!(
+        "case \"$*\" in *prepare-worker*) echo 'cannot reach the licence server' >&2; exec sleep 600;; esac\nexec {PVF} worker \"$@\"\n"
     );
-    let wasm = dir.path().join("minimal.wasm");
-    std::fs::write(&wasm, pvf_tests::test_pvf("minimal-pvf.wat")).unwrap();
+    let mut command = precheck_with_worker(dir.path(), &hangs);
     let started = Instant::now();
-    let output = Command::new(PVF)
-        .args(["prepare", "--precheck", "--workers-path"])
-        .arg(&script)
-        .arg(&wasm)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let output = command.output().unwrap();
     let took = started.elapsed();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(!output.status.success(), "{stdout}");
