@@ -333,7 +333,8 @@ fn run_inner(args: ValidateArgs) -> Result<u8, String> {
     };
     if let Some(report) = report {
         let cpu_time = execute_workers_cpu_time();
-        report.add_to(&mut json, &outcome, cpu_time, &limits);
+        let peak_rss_kib = Some(host.counters().execute_job_peak_rss_kib).filter(|&kib| kib > 0);
+        report.add_to(&mut json, &outcome, (cpu_time, peak_rss_kib), &limits);
     }
     if let Some(object) = json.as_object_mut() {
         // Compilations this run started: 0 when the cache dir already held the artifact.
@@ -458,7 +459,7 @@ impl PovFileReport {
         self,
         json: &mut serde_json::Value,
         outcome: &Result<ValidationResult, ValidationError>,
-        cpu_time: Option<Duration>,
+        (cpu_time, peak_rss_kib): (Option<Duration>, Option<u64>),
         limits: &CpuLimits,
     ) {
         let Some(object) = json.as_object_mut() else {
@@ -499,7 +500,13 @@ impl PovFileReport {
         );
         object.insert(
             "peak_memory".into(),
-            json!("not measured: the host reports no memory figure per execution"),
+            json!({
+                "job_max_rss_kib": peak_rss_kib,
+                "measured": match peak_rss_kib {
+                    Some(_) => "the execute job process's peak resident set (wait4), the largest of every attempt",
+                    None => "not measured: no execute job ran to an answer",
+                },
+            }),
         );
         if let Ok(result) = outcome {
             object.insert(

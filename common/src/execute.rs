@@ -272,6 +272,9 @@ pub enum WorkerResponse {
         duration: Duration,
         /// Decompressed PoV size.
         pov_size: u32,
+        /// Peak resident set size of the job process, in KiB (from `wait4`); `None` if the
+        /// kernel did not say.
+        max_rss_kib: Option<u64>,
     },
     /// The job exceeded its CPU time.
     JobTimedOut,

@@ -35,6 +35,7 @@ impl FlavourCounters {
 pub struct HostCounters {
     prepare: FlavourCounters,
     execute: FlavourCounters,
+    execute_job_peak_rss_kib: AtomicU64,
 }
 
 /// A snapshot of one flavour's counters.
@@ -55,6 +56,9 @@ pub struct CountersSnapshot {
     pub prepare: FlavourCountersSnapshot,
     /// Execute workers and their jobs.
     pub execute: FlavourCountersSnapshot,
+    /// The largest peak resident set size of any execute job so far, in KiB; `0` before the
+    /// first job that reported one.
+    pub execute_job_peak_rss_kib: u64,
 }
 
 impl HostCounters {
@@ -76,6 +80,7 @@ impl HostCounters {
         CountersSnapshot {
             prepare: self.prepare.snapshot(),
             execute: self.execute.snapshot(),
+            execute_job_peak_rss_kib: self.execute_job_peak_rss_kib.load(Ordering::Relaxed),
         }
     }
 }
@@ -149,6 +154,7 @@ pub fn histogram_buckets() -> Vec<(&'static str, Vec<f64>)> {
             ],
         ),
         ("polkadot_pvf_preparation_max_rss", exponential(8192.0, 10)),
+        ("pvf_execution_max_rss", exponential(8192.0, 10)),
         (
             "polkadot_pvf_preparation_peak_tracked_allocation",
             exponential(8192.0, 10),
@@ -177,6 +183,14 @@ pub(crate) fn execute_started(queued: Duration, priority: &'static str) {
 pub(crate) fn execute_finished(elapsed: Duration) {
     metrics::counter!("polkadot_pvf_execute_finished").increment(1);
     metrics::histogram!("polkadot_pvf_execution_time").record(elapsed.as_secs_f64());
+}
+
+/// An execute job's peak resident set size, in KiB (not in the reference).
+pub(crate) fn execute_job_max_rss(kib: u64, counters: &HostCounters) {
+    counters
+        .execute_job_peak_rss_kib
+        .fetch_max(kib, Ordering::Relaxed);
+    metrics::histogram!("pvf_execution_max_rss").record(kib as f64);
 }
 
 /// The decompressed size of a PoV a job executed.

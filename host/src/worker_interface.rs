@@ -278,6 +278,11 @@ impl SpawnAccounting {
     pub fn job_started(&self) {
         self.counters.job_started(self.flavour);
     }
+
+    /// An execute job peaked at `kib` of resident memory.
+    pub fn execute_job_max_rss(&self, kib: u64) {
+        metrics::execute_job_max_rss(kib, &self.counters);
+    }
 }
 
 #[cfg(test)]

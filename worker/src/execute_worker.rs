@@ -95,6 +95,7 @@ fn job_response(job_response: JobResponse) -> WorkerResponse {
         job_response,
         duration: std::time::Duration::ZERO,
         pov_size: 0,
+        max_rss_kib: None,
     }
 }
 
@@ -175,6 +176,7 @@ impl ExecuteWorker<'_> {
                 job_response,
                 duration: report.cpu_time,
                 pov_size,
+                max_rss_kib: report.max_rss_kib,
             },
             Ok(Err(e)) => WorkerResponse::JobError(JobError::Panic(e)),
             Err(failure) => worker_response(failure),

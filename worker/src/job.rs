@@ -78,6 +78,8 @@ pub struct JobReport<T> {
     pub result: Result<T, JobFailure>,
     /// CPU time the job process consumed.
     pub cpu_time: Duration,
+    /// Peak resident set size of the job process, in KiB, once it was reaped.
+    pub max_rss_kib: Option<u64>,
 }
 
 /// Runs `job` in a child process (a namespaced clone or a plain fork, per `how`) with a
@@ -101,6 +103,7 @@ pub fn run_in_child<T: Encode + Decode>(
     let failed = |failure: JobFailure| JobReport {
         result: Err(failure),
         cpu_time: Duration::ZERO,
+        max_rss_kib: None,
     };
     let kernel_err = |what: &str, e: nix::Error| failed(JobFailure::Kernel(format!("{what}: {e}")));
     if let Err(refusal) = threads.check() {
@@ -148,20 +151,44 @@ pub fn run_in_child<T: Encode + Decode>(
                 &mut File::from(read_end),
                 MAX_JOB_REPLY_FRAME_LEN,
             );
-            let status = waitpid(child, None);
+            let (status, max_rss_kib) = reap(child);
             let cpu_time = match getrusage(UsageWho::RUSAGE_CHILDREN) {
                 Ok(after) => cpu_of(&after).saturating_sub(cpu_of(&usage_before)),
                 Err(e) => return kernel_err("getrusage", e),
             };
             let result = match status {
-                Err(e) => Err(JobFailure::Kernel(format!("waitpid: {e}"))),
+                Err(e) => Err(JobFailure::Kernel(format!("wait4: {e}"))),
                 Ok(status) if cpu_time >= cpu_time_limit => {
                     tracing::warn!(target: pvf_common::LOG_TARGET, ?status, ?cpu_time, "job exceeded its CPU time");
                     Err(JobFailure::TimedOut)
                 }
                 Ok(status) => interpret(child, status, reply),
             };
-            JobReport { result, cpu_time }
+            JobReport {
+                result,
+                cpu_time,
+                max_rss_kib,
+            }
+        }
+    }
+}
+
+/// Waits for `child` and returns its status and its peak resident set size in KiB.
+fn reap(child: Pid) -> (nix::Result<WaitStatus>, Option<u64>) {
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is a valid value of the plain C struct.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: wait4 writes one int and one rusage through pointers to live locals.
+        let pid = unsafe { libc::wait4(child.as_raw(), &mut status, 0, &mut usage) };
+        if pid == child.as_raw() {
+            // ru_maxrss is in KiB on Linux.
+            let max_rss = u64::try_from(usage.ru_maxrss).ok().filter(|&kib| kib > 0);
+            return (WaitStatus::from_raw(child, status), max_rss);
+        }
+        match nix::errno::Errno::last() {
+            nix::errno::Errno::EINTR => continue,
+            errno => return (Err(errno), None),
         }
     }
 }
@@ -193,7 +220,7 @@ fn interpret<T>(
             job_pid: child.as_raw(),
         }),
         (other, _) => Err(JobFailure::Died {
-            err: format!("unexpected status from waitpid: {other:?}"),
+            err: format!("unexpected status from wait4: {other:?}"),
             job_pid: child.as_raw(),
         }),
     }

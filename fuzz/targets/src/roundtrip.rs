@@ -220,6 +220,7 @@ fn worker_response(u: &mut Unstructured<'_>) -> Result<WorkerResponse> {
             job_response: job_response(u)?,
             duration: duration(u)?,
             pov_size: u.arbitrary()?,
+            max_rss_kib: u.arbitrary()?,
         },
         1 => WorkerResponse::JobTimedOut,
         2 => WorkerResponse::JobDied {

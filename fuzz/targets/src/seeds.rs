@@ -317,6 +317,7 @@ fn host_decode_seeds() -> Named {
             job_response,
             duration: Duration::from_millis(250),
             pov_size: 1 << 20,
+            max_rss_kib: Some(48 * 1024),
         })
         .collect();
     responses.extend([

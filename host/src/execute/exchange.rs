@@ -94,6 +94,8 @@ pub struct JobStats {
     pub cpu_time: std::time::Duration,
     /// Size of the decompressed PoV, in bytes.
     pub pov_size: u32,
+    /// Peak resident set size of the job process, in KiB, if known.
+    pub max_rss_kib: Option<u64>,
 }
 
 /// What an execution delivered, besides the worker's fate.
@@ -209,6 +211,7 @@ fn classify_response(
             job_response,
             duration,
             pov_size,
+            max_rss_kib,
         } => {
             let (result, artifact) = match job_response {
                 JobResponse::Ok { result_descriptor } => {
@@ -242,6 +245,7 @@ fn classify_response(
             let job_stats = Some(JobStats {
                 cpu_time: duration,
                 pov_size,
+                max_rss_kib,
             });
             (
                 true,

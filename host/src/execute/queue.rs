@@ -358,6 +358,9 @@ impl ExecuteQueue {
         };
         if let Some(stats) = exec.job_stats {
             crate::metrics::execute_pov_decompressed(stats.pov_size);
+            if let Some(kib) = stats.max_rss_kib {
+                self.accounting.execute_job_max_rss(kib);
+            }
         }
         let loaded = exec.job_stats.is_some() && exec.artifact == ArtifactVerdict::Keep;
         match (keep, self.workers.get_mut(worker)) {

@@ -105,6 +105,7 @@ impl Script {
                     job_stats: Some(JobStats {
                         cpu_time: Duration::from_millis(1),
                         pov_size: 0,
+                        max_rss_kib: None,
                     }),
                 },
             )
