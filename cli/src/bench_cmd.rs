@@ -184,7 +184,8 @@ fn end_to_end(
     let mut config = Config::new(cache.path().into(), program);
     config.prepare_worker_args_prefix = prefix;
     config.execute_workers_max_num = 1;
-    config.execute_module_cache = warm;
+    config.execute_module_cache_bytes =
+        warm.then_some(pvf_host::DEFAULT_EXECUTE_MODULE_CACHE_BYTES);
     let host = pvf_host::start(config).map_err(|e| e.to_string())?;
     let pvf = case.pvf();
     let pvd = PersistedValidationData {

@@ -170,8 +170,9 @@ pub struct ExecuteHandshake {
     pub executor_params: crate::ExecutorParams,
     /// Whether the PVF's log lines reach the worker's log (off by default: PVFs can spam).
     pub pvf_logging: bool,
-    /// Keep the deserialised artifact between jobs (on by default; off only to measure).
-    pub keep_module_warm: bool,
+    /// Keep deserialised artifacts between jobs, up to this many artifact bytes (the one used
+    /// last is always kept); `None` loads the artifact for every job, as the reference does.
+    pub module_cache_bytes: Option<u64>,
 }
 
 /// One execution, host → execute worker.

@@ -15,6 +15,7 @@
 //! - [`wire_names`]: worker subcommands, flags and worker-dir file names, spelt once.
 
 pub mod blob;
+pub mod byte_lru;
 pub mod engine;
 pub mod error;
 pub mod execute;

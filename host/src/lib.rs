@@ -91,9 +91,13 @@ pub struct Config {
     /// `-l`/`RUST_LOG` ones). A node should pass its own; the default is
     /// [`default_worker_log_directives`].
     pub worker_log_directives: String,
-    /// Execute workers keep the deserialised artifact between jobs (default on). Off costs a
-    /// read, checksum and deserialisation of the artifact per execution, as in the reference.
-    pub execute_module_cache: bool,
+    /// How many artifact bytes each execute worker keeps deserialised between jobs, least
+    /// recently used out first (the one used last is always kept); default
+    /// [`DEFAULT_EXECUTE_MODULE_CACHE_BYTES`]. A held module costs about its artifact's size
+    /// in worker memory, so the bound is per worker: times `execute_workers_max_num` for the
+    /// host. `None` costs a read, checksum and deserialisation of the artifact per execution,
+    /// as in the reference.
+    pub execute_module_cache_bytes: Option<u64>,
     /// Cache size bounds.
     pub artifacts_cleanup: ArtifactsCleanupConfig,
     /// How often the cache is pruned (default 1 h).
@@ -134,7 +138,7 @@ impl Config {
             execute_workers_max_num: 4,
             pvf_logging: false,
             worker_log_directives: default_worker_log_directives(),
-            execute_module_cache: true,
+            execute_module_cache_bytes: Some(DEFAULT_EXECUTE_MODULE_CACHE_BYTES),
             artifacts_cleanup: ArtifactsCleanupConfig::default(),
             cleanup_pulse_interval: Duration::from_secs(3600),
             retry: RetryPolicy::default(),
@@ -146,6 +150,10 @@ impl Config {
         }
     }
 }
+
+/// Artifact bytes an execute worker keeps deserialised by default: 256 MiB, six to fifteen
+/// real parachain runtimes (15–45 MB artifacts), about 1 GiB for the default four workers.
+pub const DEFAULT_EXECUTE_MODULE_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
 /// What a node started without log options gives its workers in the reference: `info`,
 /// then this process's `RUST_LOG` directives, if any.
@@ -406,7 +414,7 @@ fn start_actors(
         host_ctx.address().recipient(),
         execute::queue::ExecuteWorkerOptions {
             pvf_logging: config.pvf_logging,
-            keep_module_warm: config.execute_module_cache,
+            module_cache_bytes: config.execute_module_cache_bytes,
         },
         SpawnAccounting::new(WorkerFlavour::Execute, counters.clone())
             .with_availability(workers.execute),

@@ -1,9 +1,9 @@
-//! The execute worker: bound for life to one set of executor parameters, it keeps the
-//! deserialised artifact between jobs and runs each `validate_block` in a fresh, sandboxed job
-//! process.
+//! The execute worker: bound for life to one set of executor parameters, it keeps deserialised
+//! artifacts between jobs (a least-recently-used cache bounded by artifact bytes) and runs
+//! each `validate_block` in a fresh, sandboxed job process.
 //!
-//! Per request: (re)load the artifact only if its checksum changed (verifying the checksum on
-//! load), decompress the PoV with the 40 MiB bomb limit (a failure is answered without a job),
+//! Per request: load the artifact only if its checksum is not cached (verifying the checksum
+//! on load), decompress the PoV with the 40 MiB bomb limit (a failure is answered without a job),
 //! then fork or clone a job that instantiates the cached module and calls `validate_block` on
 //! a thread with `StackNativeMax` of stack, under the CPU-time limit.
 
@@ -15,12 +15,14 @@ use crate::{
 };
 use pvf_common::{
     JobFailure, PrepareError,
+    byte_lru::ByteLru,
     engine::{self, Semantics},
     execute::{
         BlockData, ExecuteHandshake, ExecuteRequest, InternalValidationError, JobError,
         JobResponse, POV_BOMB_LIMIT, ValidationParams, WorkerResponse,
     },
     framing,
+    prepare::ArtifactChecksum,
     wire_names::ARTIFACT_FILE_NAME,
 };
 use std::{io, os::fd::AsRawFd, path::Path};
@@ -63,7 +65,7 @@ pub fn run_execute_worker_with(
     let semantics = Semantics::from_executor_params(&handshake.executor_params);
     let engine = engine::new_engine(&semantics).map_err(io::Error::other)?;
     let artifact_path = sandbox.worker_dir.join(ARTIFACT_FILE_NAME);
-    let mut cached: Option<LoadedArtifact> = None;
+    let mut cache = ModuleCache::new(handshake.module_cache_bytes.unwrap_or(0));
     loop {
         let request: ExecuteRequest =
             match framing::recv_blocking(&mut stream, framing::MAX_REQUEST_FRAME_LEN) {
@@ -82,9 +84,9 @@ pub fn run_execute_worker_with(
             pvf_logging: handshake.pvf_logging,
             job_fn: bodies.execute_job,
         };
-        let response = worker.execute_one(&request, &mut cached, &mut thread_check);
-        if !handshake.keep_module_warm {
-            cached = None;
+        let response = worker.execute_one(&request, &mut cache, &mut thread_check);
+        if handshake.module_cache_bytes.is_none() {
+            cache.clear();
         }
         framing::send_blocking(&mut stream, &response)?;
     }
@@ -98,6 +100,10 @@ fn job_response(job_response: JobResponse) -> WorkerResponse {
         max_rss_kib: None,
     }
 }
+
+/// Deserialised artifacts by checksum, least recently used out first past the byte budget;
+/// the one used last is always kept.
+type ModuleCache = ByteLru<ArtifactChecksum, LoadedArtifact>;
 
 /// What every execution of this worker shares.
 struct ExecuteWorker<'a> {
@@ -114,7 +120,7 @@ impl ExecuteWorker<'_> {
     fn execute_one(
         &self,
         request: &ExecuteRequest,
-        cached: &mut Option<LoadedArtifact>,
+        cache: &mut ModuleCache,
         thread_check: &mut ThreadCheck,
     ) -> WorkerResponse {
         let (engine, semantics, artifact_path, sandbox) = (
@@ -124,8 +130,7 @@ impl ExecuteWorker<'_> {
             self.sandbox,
         );
         let (host_socket, pvf_logging) = (self.host_socket, self.pvf_logging);
-        if cached.as_ref().map(|a| a.checksum) != Some(request.artifact_checksum) {
-            *cached = None;
+        if cache.get(&request.artifact_checksum).is_none() {
             let bytes = match std::fs::read(artifact_path) {
                 Ok(bytes) => bytes,
                 Err(e) => {
@@ -138,14 +143,16 @@ impl ExecuteWorker<'_> {
                 }
             };
             match load_artifact(engine, &bytes, request.artifact_checksum) {
-                Ok(loaded) => *cached = Some(loaded),
+                Ok(loaded) => {
+                    cache.insert(request.artifact_checksum, bytes.len() as u64, loaded);
+                }
                 Err(LoadError::Corrupted) => return job_response(JobResponse::CorruptedArtifact),
                 Err(LoadError::Deserialize(e)) => {
                     return job_response(JobResponse::RuntimeConstruction(e));
                 }
             }
         }
-        let Some(artifact) = cached.as_ref() else {
+        let Some(artifact) = cache.get(&request.artifact_checksum) else {
             return WorkerResponse::InternalError(InternalValidationError::CouldNotOpenFile(
                 "artifact not loaded".into(),
             ));

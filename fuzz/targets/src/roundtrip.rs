@@ -407,7 +407,7 @@ fn build_and_check(which: u8, u: &mut Unstructured<'_>) -> Result<()> {
             &ExecuteHandshake {
                 executor_params: executor_params(u)?,
                 pvf_logging: u.arbitrary()?,
-                keep_module_warm: u.arbitrary()?,
+                module_cache_bytes: u.arbitrary()?,
             },
             PartialEq::eq,
         ),

@@ -363,7 +363,7 @@ fn worker_decode_seeds() -> Named {
     let handshake = ExecuteHandshake {
         executor_params: golden_params(),
         pvf_logging: false,
-        keep_module_warm: true,
+        module_cache_bytes: Some(256 << 20),
     };
     let packed = compress(&WASM_HEADER.repeat(50), 1 << 20).expect("within the limit");
     let request = ExecuteRequest {

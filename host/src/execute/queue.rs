@@ -1,9 +1,10 @@
 //! The execute queue actor: four lanes with a fairness window, and the execute workers it owns.
 //!
 //! An execute worker is bound for life to the executor parameters of its handshake. A job
-//! goes to an idle worker with matching parameters; a worker that just finished first looks
-//! for a job with its own parameters (unless the eldest job has waited past
-//! [`MAX_KEEP_WAITING`]); at capacity an idle worker with other parameters is killed to make
+//! goes to an idle worker with matching parameters, one that holds its module if there is one
+//! (artifact affinity); a worker that just finished first looks for a job with its own
+//! parameters, among the next few one whose module it holds (unless the eldest job has waited
+//! past [`MAX_KEEP_WAITING`]); at capacity an idle worker with other parameters is killed to make
 //! room; a new worker is spawned *for* a job, never idle, so no other job can take it.
 
 use crate::{
@@ -18,6 +19,7 @@ use crate::{
 use actix::prelude::*;
 use pvf_common::{
     LOG_TARGET,
+    byte_lru::ByteLru,
     execute::{
         ExecuteHandshake, ExecuteRequest, PersistedValidationData, PoV, ValidationError,
         ValidationParamsExtension, ValidationResult,
@@ -36,6 +38,11 @@ use tokio::sync::oneshot;
 /// After this long in the queue, the eldest job may force a respawn with its parameters
 /// rather than wait for a matching worker.
 pub const MAX_KEEP_WAITING: Duration = Duration::from_secs(4);
+
+/// How many waiting jobs of its parameters a worker that just finished looks through for one
+/// whose module it holds, before it takes the first. Small, so that a job whose module no
+/// worker holds is not passed over for long.
+const AFFINITY_LOOKAHEAD: usize = 8;
 
 /// The answer a caller of `execute_pvf` gets.
 pub type ExecuteResult = Result<ValidationResult, ValidationError>;
@@ -122,9 +129,10 @@ pub type ExecuteSpawner = dyn SpawnWorker<ExecuteHandshake, RunExecuteJob>;
 pub struct ExecuteWorkerOptions {
     /// Whether PVF log lines reach the worker's log.
     pub pvf_logging: bool,
-    /// Whether workers keep the deserialised artifact between jobs; the queue then skips
-    /// linking the file when a worker already holds the one a job needs.
-    pub keep_module_warm: bool,
+    /// How many artifact bytes each worker keeps deserialised between jobs (`None`: none, as
+    /// in the reference). The queue routes a job to an idle worker that holds its module, and
+    /// skips linking the file when the worker's last module is the job's.
+    pub module_cache_bytes: Option<u64>,
 }
 
 struct ExecWorker {
@@ -132,8 +140,11 @@ struct ExecWorker {
     runner: Option<Recipient<RunExecuteJob>>,
     retire: Option<Recipient<Retire>>,
     params_hash: ExecutorParamsHash,
-    /// The artifact the worker holds deserialised, if it keeps modules warm.
+    /// The artifact the worker loaded last, which it always holds if it caches modules.
     warm_checksum: Option<ArtifactChecksum>,
+    /// The modules the worker holds, as far as the queue can tell (it evicts alike); only
+    /// for routing, so a wrong guess costs a reload, never a wrong answer.
+    modules: ByteLru<ArtifactChecksum, ()>,
 }
 
 /// The execute queue actor.
@@ -168,10 +179,17 @@ impl ExecuteQueue {
         }
     }
 
-    fn idle_with(&self, hash: ExecutorParamsHash) -> Option<Worker> {
-        self.workers
+    /// An idle worker bound to `hash`, one that holds `artifact`'s module if there is one.
+    fn idle_with(&self, hash: ExecutorParamsHash, artifact: ArtifactChecksum) -> Option<Worker> {
+        let mut idle = self
+            .workers
             .iter()
-            .find(|(_, w)| w.idle.is_some() && w.params_hash == hash)
+            .filter(|(_, w)| w.idle.is_some() && w.params_hash == hash);
+        let first = idle.next()?;
+        std::iter::once(first)
+            .chain(idle)
+            .find(|(_, w)| w.modules.contains(&artifact))
+            .or(Some(first))
             .map(|(k, _)| k)
     }
 
@@ -198,13 +216,30 @@ impl ExecuteQueue {
                 .filter(|w| self.workers.get(*w).is_some_and(|e| e.idle.is_some()))
                 && eldest_waited < MAX_KEEP_WAITING
             {
-                let hash = self.workers[worker].params_hash;
-                if let Some(job) = self.lanes.take_from(lane, |j| j.params_hash() == hash) {
+                let (hash, modules) = (
+                    self.workers[worker].params_hash,
+                    &self.workers[worker].modules,
+                );
+                // Among the next few jobs of its parameters, one whose module it holds first.
+                let looked_at = std::cell::Cell::new(0);
+                let warm = self.lanes.take_from(lane, |j| {
+                    if j.params_hash() != hash || looked_at.get() >= AFFINITY_LOOKAHEAD {
+                        return false;
+                    }
+                    looked_at.set(looked_at.get() + 1);
+                    modules.contains(&j.artifact_checksum)
+                });
+                if let Some(job) =
+                    warm.or_else(|| self.lanes.take_from(lane, |j| j.params_hash() == hash))
+                {
                     self.start(worker, job, ctx);
                     continue;
                 }
             }
-            if let Some(worker) = self.idle_with(eldest_hash) {
+            let eldest_artifact = self.lanes.front(lane).map(|j| j.artifact_checksum);
+            if let Some(worker) =
+                eldest_artifact.and_then(|artifact| self.idle_with(eldest_hash, artifact))
+            {
                 let job = self
                     .lanes
                     .take_from(lane, |_| true)
@@ -239,6 +274,7 @@ impl ExecuteQueue {
             retire: None,
             params_hash: job.params_hash(),
             warm_checksum: None,
+            modules: ByteLru::new(self.options.module_cache_bytes.unwrap_or(0)),
         });
         self.spawn_attempt(worker, job, 0, ctx);
     }
@@ -256,7 +292,7 @@ impl ExecuteQueue {
         let handshake = ExecuteHandshake {
             executor_params: (**job.pvf.executor_params()).clone(),
             pvf_logging: self.options.pvf_logging,
-            keep_module_warm: self.options.keep_module_warm,
+            module_cache_bytes: self.options.module_cache_bytes,
         };
         let fut = self
             .spawner
@@ -302,8 +338,10 @@ impl ExecuteQueue {
         };
         crate::metrics::execute_started(job.waiting_since.elapsed(), job.kind.priority().as_str());
         let started = Instant::now();
-        let link_artifact =
-            !(self.options.keep_module_warm && warm_checksum == Some(job.artifact_checksum));
+        // The module a worker used last is the one it is sure to hold: only then is the file
+        // not needed. Others it may hold are found by checksum, but the file goes along.
+        let link_artifact = !(self.options.module_cache_bytes.is_some()
+            && warm_checksum == Some(job.artifact_checksum));
         self.accounting.job_started();
         let run = runner.send(RunExecuteJob {
             idle,
@@ -367,6 +405,12 @@ impl ExecuteQueue {
             (Some(idle), Some(entry)) => {
                 entry.idle = Some(idle);
                 entry.warm_checksum = loaded.then_some(job.artifact_checksum);
+                if loaded {
+                    let size = std::fs::metadata(&job.artifact_path).map_or(0, |m| m.len());
+                    entry.modules.insert(job.artifact_checksum, size, ());
+                } else {
+                    entry.modules.remove(&job.artifact_checksum);
+                }
             }
             _ => self.retire(worker),
         }

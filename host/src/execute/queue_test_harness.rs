@@ -275,8 +275,21 @@ impl Harness {
         Self::with_failing_spawns(capacity, 0)
     }
 
+    /// A queue whose workers keep modules warm (a large budget).
+    pub(super) fn with_module_cache(capacity: usize) -> Self {
+        let options = ExecuteWorkerOptions {
+            module_cache_bytes: Some(1 << 30),
+            ..ExecuteWorkerOptions::default()
+        };
+        Self::with_options(capacity, 0, options)
+    }
+
     /// A queue whose first `failures` spawn attempts fail.
     pub(super) fn with_failing_spawns(capacity: usize, failures: u32) -> Self {
+        Self::with_options(capacity, failures, ExecuteWorkerOptions::default())
+    }
+
+    fn with_options(capacity: usize, failures: u32, options: ExecuteWorkerOptions) -> Self {
         let cache = tempfile::tempdir().expect("a temp dir");
         let (events_tx, events) = mpsc::unbounded_channel();
         let steps = Steps::default();
@@ -293,7 +306,7 @@ impl Harness {
             capacity,
             Box::new(spawner),
             host.recipient(),
-            ExecuteWorkerOptions::default(),
+            options,
             accounting,
         )
         .start();

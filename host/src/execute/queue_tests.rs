@@ -384,3 +384,56 @@ async fn an_idle_worker_that_dies_is_retired_and_replaced_on_demand() {
     h.expect_event(Event::Run(w2, artifact_path(2))).await;
     assert_eq!(result_of(rx2).await, Ok(valid(2)));
 }
+
+#[actix_rt::test]
+async fn a_job_goes_to_the_idle_worker_that_holds_its_module() {
+    let mut h = Harness::with_module_cache(2);
+    let gate1 = h.script_gated(1, Script::Valid(1));
+    let gate2 = h.script_gated(2, Script::Valid(2));
+    let (j1, rx1) = job(1, params_a(), PvfExecKind::Approval);
+    let (j2, rx2) = job(2, params_a(), PvfExecKind::Approval);
+    h.enqueue(j1);
+    let w1 = h.expect_spawn(params_a()).await;
+    h.expect_event(Event::Run(w1, artifact_path(1))).await;
+    h.enqueue(j2);
+    let w2 = h.expect_spawn(params_a()).await;
+    h.expect_event(Event::Run(w2, artifact_path(2))).await;
+    gate1.send(()).unwrap();
+    gate2.send(()).unwrap();
+    assert_eq!(result_of(rx1).await, Ok(valid(1)));
+    assert_eq!(result_of(rx2).await, Ok(valid(2)));
+
+    // Both idle; each job goes where its module is, whatever the order of the workers.
+    for (n, worker) in [(2, w2), (1, w1), (2, w2)] {
+        h.script(n, Script::Valid(n));
+        let (j, rx) = job(n, params_a(), PvfExecKind::Approval);
+        h.enqueue(j);
+        h.expect_event(Event::Run(worker, artifact_path(n))).await;
+        assert_eq!(result_of(rx).await, Ok(valid(n)));
+    }
+    h.expect_no_event().await;
+}
+
+#[actix_rt::test]
+async fn a_finished_worker_takes_a_waiting_job_whose_module_it_holds_first() {
+    let mut h = Harness::with_module_cache(1);
+    let gate1 = h.script_gated(1, Script::Valid(1));
+    let (j1, rx1) = job(1, params_a(), PvfExecKind::Approval);
+    h.enqueue(j1);
+    let w = h.expect_spawn(params_a()).await;
+    h.expect_event(Event::Run(w, artifact_path(1))).await;
+    // While it runs: a job whose module nobody holds, then one whose module it holds.
+    h.script(3, Script::Valid(3));
+    h.script(1, Script::Valid(1));
+    let (j3, rx3) = job(3, params_a(), PvfExecKind::Approval);
+    let (j1_again, rx1_again) = job(1, params_a(), PvfExecKind::Approval);
+    h.enqueue(j3);
+    h.enqueue(j1_again);
+    h.expect_no_event().await;
+    gate1.send(()).unwrap();
+    assert_eq!(result_of(rx1).await, Ok(valid(1)));
+    h.expect_event(Event::Run(w, artifact_path(1))).await;
+    assert_eq!(result_of(rx1_again).await, Ok(valid(1)));
+    h.expect_event(Event::Run(w, artifact_path(3))).await;
+    assert_eq!(result_of(rx3).await, Ok(valid(3)));
+}

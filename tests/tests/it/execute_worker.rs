@@ -1,6 +1,5 @@
-//! The execute worker process, driven by hand through its socket (the execute queue that will
-//! drive it in the host is not built yet): warm module cache, checksum, PoV bomb, timeout,
-//! with the full sandbox applied.
+//! The execute worker process, driven by hand through its socket: warm module cache (several
+//! modules at once), checksum, PoV bomb, timeout, with the full sandbox applied.
 
 use parity_scale_codec::Decode;
 use pvf_common::{
@@ -36,7 +35,7 @@ async fn sandboxed_execute_worker(cache: &Path) -> (IdleWorker, WorkerHandle) {
         &ExecuteHandshake {
             executor_params: ExecutorParams::new(),
             pvf_logging: false,
-            keep_module_warm: true,
+            module_cache_bytes: Some(64 << 20),
         },
     )
     .await
@@ -238,4 +237,58 @@ async fn an_endless_loop_times_out_and_a_stubbed_call_is_invalid() {
         }
         other => panic!("expected an invalid candidate, got {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_worker_keeps_several_modules_warm_at_once() {
+    let _process = pvf_tests::sharing_the_process();
+    let cache = tempfile::tempdir().unwrap();
+    let (mut worker, _handle) = sandboxed_execute_worker(cache.path()).await;
+    let params = ValidationParams {
+        parent_head: HeadData(Vec::new()),
+        block_data: BlockData(Vec::new()),
+        relay_parent_number: 1,
+        relay_parent_storage_root: [0; 32],
+        extension: None,
+    };
+    // Distinct artifacts, each well under the worker's 64 MiB budget.
+    let artifacts: Vec<Vec<u8>> = (0..3u8)
+        .map(|n| {
+            compile(pvf_tests::with_custom_section(
+                &pvf_tests::test_pvf("minimal-pvf.wat"),
+                "nonce",
+                &[n],
+            ))
+        })
+        .collect();
+    let run = |artifact: &Vec<u8>| {
+        request(
+            &params,
+            vec![],
+            ArtifactChecksum::of(artifact),
+            Duration::from_secs(5),
+        )
+    };
+    for artifact in &artifacts {
+        let response = execute(&mut worker, Some(artifact), &run(artifact)).await;
+        assert!(
+            matches!(response, WorkerResponse::Job { .. }),
+            "{response:?}"
+        );
+    }
+    // Every module is still held: no file is needed, whatever the order.
+    for artifact in artifacts.iter().rev().chain(&artifacts) {
+        let response = execute(&mut worker, None, &run(artifact)).await;
+        assert!(
+            matches!(response, WorkerResponse::Job { .. }),
+            "a cached module was reloaded: {response:?}"
+        );
+    }
+    // One the worker never loaded needs its file.
+    let other = compile(pvf_tests::test_pvf("endless-loop.wat"));
+    let response = execute(&mut worker, None, &run(&other)).await;
+    assert!(
+        matches!(response, WorkerResponse::InternalError(_)),
+        "{response:?}"
+    );
 }
