@@ -276,6 +276,8 @@ pub enum WorkerResponse {
         /// Peak resident set size of the job process, in KiB (from `wait4`); `None` if the
         /// kernel did not say.
         max_rss_kib: Option<u64>,
+        /// The module was in the worker's cache: no artifact was read or deserialised.
+        module_was_cached: bool,
     },
     /// The job exceeded its CPU time.
     JobTimedOut,

@@ -36,6 +36,8 @@ pub struct HostCounters {
     prepare: FlavourCounters,
     execute: FlavourCounters,
     execute_job_peak_rss_kib: AtomicU64,
+    execute_module_cache_hits: AtomicU64,
+    execute_module_loads: AtomicU64,
 }
 
 /// A snapshot of one flavour's counters.
@@ -59,6 +61,10 @@ pub struct CountersSnapshot {
     /// The largest peak resident set size of any execute job so far, in KiB; `0` before the
     /// first job that reported one.
     pub execute_job_peak_rss_kib: u64,
+    /// Execute jobs whose module was in their worker's cache.
+    pub execute_module_cache_hits: u64,
+    /// Execute jobs whose worker read and deserialised the artifact.
+    pub execute_module_loads: u64,
 }
 
 impl HostCounters {
@@ -81,6 +87,8 @@ impl HostCounters {
             prepare: self.prepare.snapshot(),
             execute: self.execute.snapshot(),
             execute_job_peak_rss_kib: self.execute_job_peak_rss_kib.load(Ordering::Relaxed),
+            execute_module_cache_hits: self.execute_module_cache_hits.load(Ordering::Relaxed),
+            execute_module_loads: self.execute_module_loads.load(Ordering::Relaxed),
         }
     }
 }
@@ -183,6 +191,17 @@ pub(crate) fn execute_started(queued: Duration, priority: &'static str) {
 pub(crate) fn execute_finished(elapsed: Duration) {
     metrics::counter!("polkadot_pvf_execute_finished").increment(1);
     metrics::histogram!("polkadot_pvf_execution_time").record(elapsed.as_secs_f64());
+}
+
+/// Whether an execute job's module was cached in its worker (not in the reference).
+pub(crate) fn execute_module_cached(hit: bool, counters: &HostCounters) {
+    let (counter, result) = if hit {
+        (&counters.execute_module_cache_hits, "hit")
+    } else {
+        (&counters.execute_module_loads, "miss")
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    metrics::counter!("pvf_execute_module_cache", "result" => result).increment(1);
 }
 
 /// An execute job's peak resident set size, in KiB (not in the reference).

@@ -279,6 +279,11 @@ impl SpawnAccounting {
         self.counters.job_started(self.flavour);
     }
 
+    /// An execute job found its module in its worker's cache, or not.
+    pub fn execute_module_cached(&self, hit: bool) {
+        metrics::execute_module_cached(hit, &self.counters);
+    }
+
     /// An execute job peaked at `kib` of resident memory.
     pub fn execute_job_max_rss(&self, kib: u64) {
         metrics::execute_job_max_rss(kib, &self.counters);

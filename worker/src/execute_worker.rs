@@ -98,6 +98,7 @@ fn job_response(job_response: JobResponse) -> WorkerResponse {
         duration: std::time::Duration::ZERO,
         pov_size: 0,
         max_rss_kib: None,
+        module_was_cached: false,
     }
 }
 
@@ -130,7 +131,8 @@ impl ExecuteWorker<'_> {
             self.sandbox,
         );
         let (host_socket, pvf_logging) = (self.host_socket, self.pvf_logging);
-        if cache.get(&request.artifact_checksum).is_none() {
+        let module_was_cached = cache.get(&request.artifact_checksum).is_some();
+        if !module_was_cached {
             let bytes = match std::fs::read(artifact_path) {
                 Ok(bytes) => bytes,
                 Err(e) => {
@@ -184,6 +186,7 @@ impl ExecuteWorker<'_> {
                 duration: report.cpu_time,
                 pov_size,
                 max_rss_kib: report.max_rss_kib,
+                module_was_cached,
             },
             Ok(Err(e)) => WorkerResponse::JobError(JobError::Panic(e)),
             Err(failure) => worker_response(failure),

@@ -221,6 +221,7 @@ fn worker_response(u: &mut Unstructured<'_>) -> Result<WorkerResponse> {
             duration: duration(u)?,
             pov_size: u.arbitrary()?,
             max_rss_kib: u.arbitrary()?,
+            module_was_cached: u.arbitrary()?,
         },
         1 => WorkerResponse::JobTimedOut,
         2 => WorkerResponse::JobDied {

@@ -318,6 +318,7 @@ fn host_decode_seeds() -> Named {
             duration: Duration::from_millis(250),
             pov_size: 1 << 20,
             max_rss_kib: Some(48 * 1024),
+            module_was_cached: true,
         })
         .collect();
     responses.extend([

@@ -96,6 +96,8 @@ pub struct JobStats {
     pub pov_size: u32,
     /// Peak resident set size of the job process, in KiB, if known.
     pub max_rss_kib: Option<u64>,
+    /// The worker had the module cached.
+    pub module_was_cached: bool,
 }
 
 /// What an execution delivered, besides the worker's fate.
@@ -212,6 +214,7 @@ fn classify_response(
             duration,
             pov_size,
             max_rss_kib,
+            module_was_cached,
         } => {
             let (result, artifact) = match job_response {
                 JobResponse::Ok { result_descriptor } => {
@@ -246,6 +249,7 @@ fn classify_response(
                 cpu_time: duration,
                 pov_size,
                 max_rss_kib,
+                module_was_cached,
             });
             (
                 true,

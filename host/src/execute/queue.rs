@@ -399,6 +399,8 @@ impl ExecuteQueue {
             if let Some(kib) = stats.max_rss_kib {
                 self.accounting.execute_job_max_rss(kib);
             }
+            self.accounting
+                .execute_module_cached(stats.module_was_cached);
         }
         let loaded = exec.job_stats.is_some() && exec.artifact == ArtifactVerdict::Keep;
         match (keep, self.workers.get_mut(worker)) {

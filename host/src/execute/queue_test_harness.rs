@@ -106,6 +106,7 @@ impl Script {
                         cpu_time: Duration::from_millis(1),
                         pov_size: 0,
                         max_rss_kib: None,
+                        module_was_cached: false,
                     }),
                 },
             )

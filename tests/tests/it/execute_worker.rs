@@ -272,7 +272,13 @@ async fn a_worker_keeps_several_modules_warm_at_once() {
     for artifact in &artifacts {
         let response = execute(&mut worker, Some(artifact), &run(artifact)).await;
         assert!(
-            matches!(response, WorkerResponse::Job { .. }),
+            matches!(
+                response,
+                WorkerResponse::Job {
+                    module_was_cached: false,
+                    ..
+                }
+            ),
             "{response:?}"
         );
     }
@@ -280,7 +286,13 @@ async fn a_worker_keeps_several_modules_warm_at_once() {
     for artifact in artifacts.iter().rev().chain(&artifacts) {
         let response = execute(&mut worker, None, &run(artifact)).await;
         assert!(
-            matches!(response, WorkerResponse::Job { .. }),
+            matches!(
+                response,
+                WorkerResponse::Job {
+                    module_was_cached: true,
+                    ..
+                }
+            ),
             "a cached module was reloaded: {response:?}"
         );
     }

@@ -1,0 +1,314 @@
+//! A validator's execution load, not one PVF executed many times: distinct real-sized PVFs
+//! (the corpus's two Cumulus runtimes in 8 variants each, plus 4 of the adder: 20 artifacts,
+//! every one its own code hash), executed in a seeded random order, a mix of backing (2 s
+//! budget) and approval (12 s) jobs, with a few in flight at once, on E execute workers.
+//! The runtimes get a candidate they reject after running real code (their `validate_block`
+//! panics decoding it), the adder a block it accepts.
+//!
+//! Run for each module-cache setting: none (what the reference does: load per job), one module
+//! per worker (this host before the byte-bounded cache), and the default byte-bounded cache
+//! with artifact affinity. Printed: throughput, p50/p95/p99 per kind, the module-cache hit
+//! rate, and each execute worker's peak RSS. Prints figures, asserts nothing.
+//!
+//! ```text
+//! cargo bench -p pvf-tests --bench mixed_workload    # MIXED_EXECUTIONS=600 MIXED_WORKERS=2
+//! ```
+//!
+//! The reference is not in this run: its harness (`../shared/tools/refharness`) executes one
+//! PVF per run; comparing this workload needs a harness that takes the same sequence.
+
+use pvf_common::{
+    ExecutorParams, PrepareJobKind, PvfPrepData,
+    blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
+    execute::{BlockData, HeadData, PersistedValidationData, PoV, ValidationError},
+};
+use pvf_host::{Config, Priority, execute::lanes::PvfExecKind};
+use rand::{Rng, SeedableRng, rngs::StdRng};
+use std::{
+    path::Path,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+const WORKER: &str = env!("CARGO_BIN_EXE_test-worker");
+const RUNTIMES: &[&str] = &[
+    "pvf/collectives-polkadot-9290.genesis.compressed.wasm",
+    "pvf/coretime-kusama-1002000.genesis.compressed.wasm",
+];
+const VARIANTS_PER_RUNTIME: u8 = 8;
+const ADDER_VARIANTS: u8 = 4;
+const IN_FLIGHT: usize = 4;
+const RELAY_PARENT: [u8; 32] = [7; 32];
+
+/// One distinct PVF and the candidate it gets.
+struct Target {
+    name: String,
+    pvf: PvfPrepData,
+    pvd: PersistedValidationData,
+    pov: PoV,
+    /// The adder accepts its block; a runtime rejects its empty one.
+    valid: bool,
+}
+
+fn targets(corpus: &Path) -> Vec<Target> {
+    let pvf = |code: Vec<u8>| {
+        PvfPrepData::from_code(
+            code,
+            ExecutorParams::new(),
+            Duration::from_secs(360),
+            PrepareJobKind::Compilation,
+            DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
+        )
+    };
+    let mut targets = Vec::new();
+    for runtime in RUNTIMES {
+        let blob = std::fs::read(corpus.join(runtime)).expect("corpus runtime");
+        let code = pvf_common::blob::decompress(&blob, DEFAULT_VALIDATION_CODE_BOMB_LIMIT)
+            .expect("decompresses")
+            .into_owned();
+        for n in 0..VARIANTS_PER_RUNTIME {
+            targets.push(Target {
+                name: format!("{} #{n}", runtime.trim_start_matches("pvf/")),
+                pvf: pvf(pvf_tests::with_custom_section(&code, "nonce", &[n])),
+                pvd: PersistedValidationData {
+                    parent_head: HeadData(vec![0; 32]),
+                    relay_parent_number: 1,
+                    relay_parent_storage_root: [0; 32],
+                    max_pov_size: 5 * 1024 * 1024,
+                },
+                pov: PoV {
+                    block_data: BlockData(Vec::new()),
+                },
+                valid: false,
+            });
+        }
+    }
+    let adder = pvf_tests::adder::Adder::load(corpus);
+    let code = pvf_common::blob::decompress(&adder.code, DEFAULT_VALIDATION_CODE_BOMB_LIMIT)
+        .expect("decompresses")
+        .into_owned();
+    let (pvd, pov) = pvf_tests::adder::pvd_pov(&adder.good);
+    for n in 0..ADDER_VARIANTS {
+        targets.push(Target {
+            name: format!("adder #{n}"),
+            pvf: pvf(pvf_tests::with_custom_section(&code, "nonce", &[n])),
+            pvd: pvd.clone(),
+            pov: pov.clone(),
+            valid: true,
+        });
+    }
+    targets
+}
+
+/// The peak RSS (VmHWM, KiB) of each execute worker of the host on `cache`.
+fn execute_worker_peaks(cache: &Path) -> Vec<u64> {
+    let needle = pvf_tests::procs::worker_needle(cache);
+    pvf_tests::procs::with_cmdline_containing(&needle)
+        .into_iter()
+        .filter(|&pid| {
+            pvf_tests::procs::cmdline(pid).is_some_and(|c| c.contains("execute-worker"))
+                && pvf_tests::procs::state_and_parent(pid)
+                    .is_some_and(|(_, parent)| parent == std::process::id() as i32)
+        })
+        .filter_map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+            status
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:7.2} ms", d.as_secs_f64() * 1e3)
+}
+
+struct Outcome {
+    wall: Duration,
+    backing: Vec<Duration>,
+    approval: Vec<Duration>,
+    hits: u64,
+    loads: u64,
+    worker_peaks_kib: Vec<u64>,
+    wrong: usize,
+}
+
+fn run(
+    runtime: &tokio::runtime::Runtime,
+    targets: &Arc<Vec<Target>>,
+    order: &[(usize, bool)],
+    workers: usize,
+    module_cache_bytes: Option<u64>,
+) -> Outcome {
+    let cache = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::new(cache.path().into(), WORKER.into());
+    config.execute_workers_max_num = workers;
+    config.execute_module_cache_bytes = module_cache_bytes;
+    let host = pvf_host::start(config).expect("host starts");
+    runtime.block_on(async {
+        host.update_active_leaves(Some(RELAY_PARENT), vec![], vec![])
+            .await
+            .expect("host alive");
+        // Every artifact ready first: the figures are about execution.
+        for target in targets.iter() {
+            host.prepare(target.pvf.clone(), Priority::Critical)
+                .await
+                .expect("host alive")
+                .expect("prepares");
+        }
+    });
+    let before = host.counters();
+    let started = Instant::now();
+    let timings = runtime.block_on(async {
+        let mut in_flight = tokio::task::JoinSet::new();
+        let mut timings = Vec::new();
+        for &(index, backing) in order {
+            while in_flight.len() >= IN_FLIGHT {
+                timings.push(in_flight.join_next().await.expect("a task").expect("joins"));
+            }
+            let (host, targets) = (host.clone(), targets.clone());
+            in_flight.spawn(async move {
+                let target = &targets[index];
+                let (kind, timeout) = if backing {
+                    (PvfExecKind::Backing(RELAY_PARENT), Duration::from_secs(2))
+                } else {
+                    (PvfExecKind::Approval, Duration::from_secs(12))
+                };
+                let began = Instant::now();
+                let result = host
+                    .execute_pvf(
+                        target.pvf.clone(),
+                        timeout,
+                        target.pvd.clone(),
+                        target.pov.clone(),
+                        kind,
+                    )
+                    .await
+                    .expect("host alive");
+                let right = match &result {
+                    Ok(_) => target.valid,
+                    Err(ValidationError::Invalid(_)) => !target.valid,
+                    Err(_) => false,
+                };
+                (backing, began.elapsed(), right, index)
+            });
+        }
+        while let Some(done) = in_flight.join_next().await {
+            timings.push(done.expect("joins"));
+        }
+        timings
+    });
+    let wall = started.elapsed();
+    let after = host.counters();
+    let worker_peaks_kib = execute_worker_peaks(cache.path());
+    drop(host);
+    let mut outcome = Outcome {
+        wall,
+        backing: Vec::new(),
+        approval: Vec::new(),
+        hits: after.execute_module_cache_hits - before.execute_module_cache_hits,
+        loads: after.execute_module_loads - before.execute_module_loads,
+        worker_peaks_kib,
+        wrong: 0,
+    };
+    for (backing, took, right, index) in timings {
+        if !right {
+            outcome.wrong += 1;
+            eprintln!("  unexpected verdict for {}", targets[index].name);
+        }
+        if backing {
+            outcome.backing.push(took);
+        } else {
+            outcome.approval.push(took);
+        }
+    }
+    outcome.backing.sort();
+    outcome.approval.sort();
+    outcome
+}
+
+fn main() {
+    let Some(corpus) = pvf_tests::corpus_dir_or_skip("mixed-workload benchmark") else {
+        return;
+    };
+    let env = |name: &str, default: usize| {
+        std::env::var(name)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(default)
+    };
+    let executions = env("MIXED_EXECUTIONS", 600);
+    let workers = env("MIXED_WORKERS", 2);
+    let targets = Arc::new(targets(&corpus));
+    let mut rng = StdRng::seed_from_u64(20261205);
+    // Uniform over the PVFs (every parachain produces at about the same rate); 60 % backing.
+    let order: Vec<(usize, bool)> = (0..executions)
+        .map(|_| (rng.random_range(0..targets.len()), rng.random_bool(0.6)))
+        .collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!(
+        "mixed workload: {} artifacts, {executions} executions, {IN_FLIGHT} in flight, {workers} execute workers",
+        targets.len()
+    );
+    let settings: [(&str, Option<u64>); 3] = [
+        ("no module cache (reference)", None),
+        ("one module per worker", Some(0)),
+        (
+            "byte-bounded cache + affinity",
+            Some(pvf_host::DEFAULT_EXECUTE_MODULE_CACHE_BYTES),
+        ),
+    ];
+    let mut throughputs = Vec::new();
+    for (label, bytes) in settings {
+        let outcome = run(&runtime, &targets, &order, workers, bytes);
+        let throughput = executions as f64 / outcome.wall.as_secs_f64();
+        throughputs.push(throughput);
+        let hit_rate = outcome.hits as f64 / (outcome.hits + outcome.loads).max(1) as f64;
+        println!("\n{label}:");
+        println!(
+            "  throughput {throughput:8.1} executions/s   module-cache hits {:5.1} % ({} hits, {} loads)   wrong verdicts {}",
+            hit_rate * 100.0,
+            outcome.hits,
+            outcome.loads,
+            outcome.wrong
+        );
+        for (kind, timings) in [
+            ("backing", &outcome.backing),
+            ("approval", &outcome.approval),
+        ] {
+            println!(
+                "  {kind:<8} n={:<4} p50 {}  p95 {}  p99 {}",
+                timings.len(),
+                ms(percentile(timings, 0.5)),
+                ms(percentile(timings, 0.95)),
+                ms(percentile(timings, 0.99))
+            );
+        }
+        let peaks: Vec<String> = outcome
+            .worker_peaks_kib
+            .iter()
+            .map(|kib| format!("{} MiB", kib / 1024))
+            .collect();
+        println!("  execute worker peak RSS: {}", peaks.join(", "));
+    }
+    println!(
+        "\nthroughput ratio, byte-bounded cache ÷ no cache: {:.2}×; ÷ one module: {:.2}×",
+        throughputs[2] / throughputs[0],
+        throughputs[2] / throughputs[1]
+    );
+    println!("reference: not measured in this run (its harness executes one PVF per run)");
+}
