@@ -8,7 +8,8 @@
 //! Run for each module-cache setting: none (what the reference does: load per job), one module
 //! per worker (this host before the byte-bounded cache), and the default byte-bounded cache
 //! with artifact affinity. Printed: throughput, p50/p95/p99 per kind, the module-cache hit
-//! rate, and each execute worker's peak RSS. Prints figures, asserts nothing.
+//! rate, and each execute worker's peak RSS. Then the memory of this process, which embeds the
+//! host, idle and with 1,000 adder executions queued. Prints figures, asserts nothing.
 //!
 //! ```text
 //! cargo bench -p pvf-tests --bench mixed_workload    # MIXED_EXECUTIONS=600 MIXED_WORKERS=2
@@ -311,4 +312,48 @@ fn main() {
         throughputs[2] / throughputs[1]
     );
     println!("reference: not measured in this run (its harness executes one PVF per run)");
+    queued_memory(&runtime, &targets);
+}
+
+/// This process's RSS (it embeds the host) idle, and with 1,000 executions queued on one
+/// execute worker.
+fn queued_memory(runtime: &tokio::runtime::Runtime, targets: &Arc<Vec<Target>>) {
+    const QUEUED: usize = 1000;
+    let cache = tempfile::tempdir().expect("temp dir");
+    let mut config = Config::new(cache.path().into(), WORKER.into());
+    config.execute_workers_max_num = 1;
+    let host = pvf_host::start(config).expect("host starts");
+    let adder = targets.iter().find(|t| t.valid).expect("an adder target");
+    runtime.block_on(async {
+        host.prepare(adder.pvf.clone(), Priority::Critical)
+            .await
+            .expect("host alive")
+            .expect("prepares");
+    });
+    let rss = || pvf_tests::procs::rss_kib(None) / 1024;
+    let idle = rss();
+    let mut peak = idle;
+    runtime.block_on(async {
+        let mut all = tokio::task::JoinSet::new();
+        for _ in 0..QUEUED {
+            let (host, pvf) = (host.clone(), adder.pvf.clone());
+            let (pvd, pov) = (adder.pvd.clone(), adder.pov.clone());
+            all.spawn(async move {
+                host.execute_pvf(
+                    pvf,
+                    Duration::from_secs(12),
+                    pvd,
+                    pov,
+                    PvfExecKind::Approval,
+                )
+                .await
+            });
+        }
+        while all.join_next().await.is_some() {
+            peak = peak.max(rss());
+        }
+    });
+    println!(
+        "\nmemory of this process (it embeds the host): idle {idle} MiB, with {QUEUED} executions queued up to {peak} MiB"
+    );
 }
