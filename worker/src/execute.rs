@@ -51,11 +51,21 @@ pub fn load_artifact(
     if ArtifactChecksum::of(bytes) != expected {
         return Err(LoadError::Corrupted);
     }
-    // SAFETY: the bytes match the checksum the prepare worker computed over what
-    // `engine::precompile` produced, with the same engine configuration (the worker's engine
-    // is built from the same executor parameters).
-    let module = unsafe { Module::deserialize(engine, bytes) }
-        .map_err(|e| LoadError::Deserialize(format!("{e:#}")))?;
+    // The module lives in a sealed memfd rather than anonymous memory: a job process is a
+    // clone of its worker, and the kernel copies the page tables of anonymous memory at every
+    // clone but not of a file mapping nobody wrote to, so a worker holding many modules would
+    // otherwise pay for all of them at every job (measured: 1.3 ms → 3.5 ms per adder job with
+    // 20 runtimes held).
+    let module = match sealed_copy(bytes) {
+        // SAFETY: the bytes match the checksum the prepare worker computed over what
+        // `engine::precompile` produced, with the same engine configuration (the worker's
+        // engine is built from the same executor parameters); the memfd is sealed, so they
+        // cannot change while the module maps them.
+        Ok(file) => unsafe { Module::deserialize_open_file(engine, file) },
+        // SAFETY: as above, for the bytes in memory.
+        Err(_) => unsafe { Module::deserialize(engine, bytes) },
+    }
+    .map_err(|e| LoadError::Deserialize(format!("{e:#}")))?;
     // Build the copy-on-write memory image now, once: otherwise every job process builds
     // it again (and throws it away) on instantiation. This runs no guest code.
     module
@@ -65,6 +75,31 @@ pub fn load_artifact(
         checksum: expected,
         module,
     })
+}
+
+/// `bytes` in a memfd sealed against every change, including by this process.
+fn sealed_copy(bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    use std::{io::Write, os::fd::FromRawFd};
+    // SAFETY: memfd_create takes a NUL-terminated name and flags and returns a new descriptor
+    // or -1.
+    let fd = unsafe {
+        libc::memfd_create(
+            c"pvf-artifact".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created and is owned by nobody else.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(bytes)?;
+    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+    // SAFETY: fcntl on a descriptor we own, with integer arguments.
+    if unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(file)
 }
 
 /// Links every import of `module` with the host functions of `set` (other `env` functions as
