@@ -51,20 +51,6 @@ struct Target {
     valid: bool,
 }
 
-/// `code` with a name section naming the module `name`. Wasmtime keeps a module's name in
-/// the compiled artifact, so variants compile to distinct artifacts, as distinct parachains'
-/// PVFs do; a bare custom section would change the code hash but not the artifact bytes, and
-/// the workers' caches (keyed by artifact checksum) would see one module.
-fn named(code: &[u8], name: &str) -> Vec<u8> {
-    let mut module_name = Vec::new();
-    pvf_tests::leb128(name.len() as u64, &mut module_name);
-    module_name.extend_from_slice(name.as_bytes());
-    let mut payload = vec![0u8]; // the module-name subsection
-    pvf_tests::leb128(module_name.len() as u64, &mut payload);
-    payload.extend_from_slice(&module_name);
-    pvf_tests::with_custom_section(code, "name", &payload)
-}
-
 fn targets(corpus: &Path) -> Vec<Target> {
     let pvf = |code: Vec<u8>| {
         PvfPrepData::from_code(
@@ -84,7 +70,10 @@ fn targets(corpus: &Path) -> Vec<Target> {
         for n in 0..VARIANTS_PER_RUNTIME {
             targets.push(Target {
                 name: format!("{} #{n}", runtime.trim_start_matches("pvf/")),
-                pvf: pvf(named(&code, &format!("parachain-{n}"))),
+                pvf: pvf(pvf_tests::with_module_name(
+                    &code,
+                    &format!("parachain-{n}"),
+                )),
                 pvd: PersistedValidationData {
                     parent_head: HeadData(vec![0; 32]),
                     relay_parent_number: 1,
@@ -106,7 +95,7 @@ fn targets(corpus: &Path) -> Vec<Target> {
     for n in 0..ADDER_VARIANTS {
         targets.push(Target {
             name: format!("adder #{n}"),
-            pvf: pvf(named(&code, &format!("adder-{n}"))),
+            pvf: pvf(pvf_tests::with_module_name(&code, &format!("adder-{n}"))),
             pvd: pvd.clone(),
             pov: pov.clone(),
             valid: true,

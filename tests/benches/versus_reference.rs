@@ -180,7 +180,7 @@ fn runtime_case(corpus: &Path, runtime: &str, dir: &Path) -> Case {
     let vectors_file = dir.join(format!("{name}.vectors.json"));
     let json = serde_json::json!({"vectors": [{
         "name": "empty block",
-        "validation_params_scale_hex": format!("0x{}", hex::encode(params.encode())),
+        "validation_params_scale_hex": hex::encode(params.encode()),
         "expected": "trap: an empty block does not decode",
     }]});
     std::fs::write(&vectors_file, json.to_string()).expect("temp file");

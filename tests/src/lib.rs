@@ -101,6 +101,21 @@ pub fn slow_to_compile_pvf(functions: usize, seed: u32) -> Vec<u8> {
     wat::parse_str(&wat).expect("generated WAT assembles")
 }
 
+/// `code` with a name section naming the module `name`. Wasmtime keeps a module's name in the
+/// compiled artifact, so variants made this way compile to distinct artifacts, as distinct
+/// parachains' PVFs do; a bare custom section ([`with_custom_section`]) changes the code hash
+/// but not the artifact bytes, so execute workers (whose caches are keyed by the artifact
+/// checksum) see one module.
+pub fn with_module_name(code: &[u8], name: &str) -> Vec<u8> {
+    let mut module_name = Vec::new();
+    leb128(name.len() as u64, &mut module_name);
+    module_name.extend_from_slice(name.as_bytes());
+    let mut payload = vec![0u8]; // the module-name subsection
+    leb128(module_name.len() as u64, &mut payload);
+    payload.extend_from_slice(&module_name);
+    with_custom_section(code, "name", &payload)
+}
+
 /// The `test-worker` binary of this package, as a `PathBuf`. A macro because
 /// `CARGO_BIN_EXE_*` is only set while integration tests and benches are compiled.
 #[macro_export]

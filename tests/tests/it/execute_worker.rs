@@ -254,13 +254,19 @@ async fn a_worker_keeps_several_modules_warm_at_once() {
     // Distinct artifacts, each well under the worker's 64 MiB budget.
     let artifacts: Vec<Vec<u8>> = (0..3u8)
         .map(|n| {
-            compile(pvf_tests::with_custom_section(
+            compile(pvf_tests::with_module_name(
                 &pvf_tests::test_pvf("minimal-pvf.wat"),
-                "nonce",
-                &[n],
+                &format!("variant-{n}"),
             ))
         })
         .collect();
+    let distinct: std::collections::HashSet<_> =
+        artifacts.iter().map(|a| ArtifactChecksum::of(a)).collect();
+    assert_eq!(
+        distinct.len(),
+        artifacts.len(),
+        "the variants compile alike"
+    );
     let run = |artifact: &Vec<u8>| {
         request(
             &params,
