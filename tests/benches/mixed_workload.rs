@@ -32,10 +32,7 @@ use std::{
 };
 
 const WORKER: &str = env!("CARGO_BIN_EXE_test-worker");
-const RUNTIMES: &[&str] = &[
-    "pvf/collectives-polkadot-9290.genesis.compressed.wasm",
-    "pvf/coretime-kusama-1002000.genesis.compressed.wasm",
-];
+const RUNTIMES: &[&str] = pvf_tests::CORPUS_PARACHAIN_RUNTIMES;
 const VARIANTS_PER_RUNTIME: u8 = 8;
 const ADDER_VARIANTS: u8 = 4;
 const IN_FLIGHT: usize = 4;
@@ -280,12 +277,7 @@ fn main() {
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("mixed-workload benchmark") else {
         return;
     };
-    let env = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(default)
-    };
+    let env = pvf_tests::env_or;
     let executions = env("MIXED_EXECUTIONS", 600);
     let workers = env("MIXED_WORKERS", 2);
     let targets = Arc::new(targets(&corpus));

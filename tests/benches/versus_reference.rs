@@ -37,18 +37,8 @@ use std::{
 };
 
 const WORKER: &str = env!("CARGO_BIN_EXE_test-worker");
-const RUNTIMES: &[&str] = &[
-    "pvf/collectives-polkadot-9290.genesis.compressed.wasm",
-    "pvf/coretime-kusama-1002000.genesis.compressed.wasm",
-];
-/// Pre-checked: the adder and every large runtime.
-const PRECHECKED: &[&str] = &[
-    "pvf/test-parachain-adder.kagome.compressed.wasm",
-    "pvf/collectives-polkadot-9290.genesis.compressed.wasm",
-    "pvf/coretime-kusama-1002000.genesis.compressed.wasm",
-    "relay/westend-9300.compressed.wasm",
-    "relay/rococo-genesis.raw.wasm",
-];
+const RUNTIMES: &[&str] = pvf_tests::CORPUS_PARACHAIN_RUNTIMES;
+const ADDER: &str = "pvf/test-parachain-adder.kagome.compressed.wasm";
 
 /// One pre-check: wall time from the call to the answer, and the job's peak RSS (MiB).
 fn precheck_ours(runtime: &tokio::runtime::Runtime, blob: &Path) -> (f64, f64) {
@@ -108,7 +98,9 @@ fn precheck_side_by_side(
         "
 pre-check (fresh host per file; median of {rounds} rounds)"
     );
-    for file in PRECHECKED {
+    // The adder and every large runtime.
+    let runtimes = RUNTIMES.iter().chain(pvf_tests::CORPUS_RELAY_RUNTIMES);
+    for file in std::iter::once(&ADDER).chain(runtimes) {
         let blob = corpus.join(file);
         let (mut us, mut them) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
@@ -161,7 +153,7 @@ fn adder_case(corpus: &Path) -> Case {
         .collect();
     Case {
         name: "adder".into(),
-        pvf: corpus.join("pvf/test-parachain-adder.kagome.compressed.wasm"),
+        pvf: corpus.join(ADDER),
         vectors_file,
         vectors,
     }
@@ -317,12 +309,7 @@ fn main() {
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("side-by-side execution benchmark") else {
         return;
     };
-    let env = |name: &str, default: usize| {
-        std::env::var(name)
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or(default)
-    };
+    let env = pvf_tests::env_or;
     let (rounds, reps) = (env("BENCH_ROUNDS", 3), env("BENCH_REPS", 200));
     let (concurrent, batches) = (env("BENCH_CONCURRENT", 100), env("BENCH_BATCHES", 5));
     let refbench = std::env::var_os("REFBENCH").map(PathBuf::from);

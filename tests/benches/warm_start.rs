@@ -26,17 +26,7 @@ use std::{
 const WORKER: &str = env!("CARGO_BIN_EXE_test-worker");
 
 /// Parachain runtimes: they export `validate_block`, so they can be executed.
-const PARACHAINS: &[&str] = &[
-    "pvf/collectives-polkadot-9290.genesis.compressed.wasm",
-    "pvf/coretime-kusama-1002000.genesis.compressed.wasm",
-];
-/// Every large runtime, for compilation.
-const LARGE: &[&str] = &[
-    "pvf/collectives-polkadot-9290.genesis.compressed.wasm",
-    "pvf/coretime-kusama-1002000.genesis.compressed.wasm",
-    "relay/westend-9300.compressed.wasm",
-    "relay/rococo-genesis.raw.wasm",
-];
+const PARACHAINS: &[&str] = pvf_tests::CORPUS_PARACHAIN_RUNTIMES;
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
@@ -196,7 +186,8 @@ fn main() {
         "{:<48} {:>10} {:>10} {:>8} {:>12} {:>12} {:>10}",
         "runtime", "off", "on", "ratio", "cpu off", "cpu on", "identical"
     );
-    for name in LARGE {
+    // Every large runtime.
+    for name in PARACHAINS.iter().chain(pvf_tests::CORPUS_RELAY_RUNTIMES) {
         let code = std::fs::read(corpus.join(name)).expect("corpus runtime");
         let mut figures = Vec::new();
         let mut artifacts = Vec::new();

@@ -157,6 +157,26 @@ pub fn empty_validation_params() -> pvf_common::execute::ValidationParams {
     }
 }
 
+/// The corpus's parachain runtimes (they export `validate_block`, so they can be executed).
+pub const CORPUS_PARACHAIN_RUNTIMES: &[&str] = &[
+    "pvf/collectives-polkadot-9290.genesis.compressed.wasm",
+    "pvf/coretime-kusama-1002000.genesis.compressed.wasm",
+];
+
+/// The corpus's relay-chain runtimes (large, not executable as PVFs).
+pub const CORPUS_RELAY_RUNTIMES: &[&str] = &[
+    "relay/westend-9300.compressed.wasm",
+    "relay/rococo-genesis.raw.wasm",
+];
+
+/// A benchmark setting from the environment variable `name`, else `default`.
+pub fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
 /// The median of some timings (the upper one of an even count).
 pub fn median(mut timings: Vec<Duration>) -> Duration {
     timings.sort();

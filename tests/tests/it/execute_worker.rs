@@ -5,8 +5,8 @@ use parity_scale_codec::Decode;
 use pvf_common::{
     ExecutorParams, PrepareJobKind,
     execute::{
-        BlockData, ExecuteHandshake, ExecuteRequest, HeadData, JobResponse,
-        PersistedValidationData, PoV, ValidationParams, WorkerResponse,
+        BlockData, ExecuteHandshake, ExecuteRequest, JobResponse, PersistedValidationData, PoV,
+        ValidationParams, WorkerResponse,
     },
     framing,
     prepare::ArtifactChecksum,
@@ -193,13 +193,7 @@ async fn an_endless_loop_times_out_and_a_stubbed_call_is_invalid() {
     let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let (mut worker, _handle) = sandboxed_execute_worker(cache.path()).await;
-    let params = ValidationParams {
-        parent_head: HeadData(Vec::new()),
-        block_data: BlockData(Vec::new()),
-        relay_parent_number: 1,
-        relay_parent_storage_root: [0; 32],
-        extension: None,
-    };
+    let params = pvf_tests::empty_validation_params();
     let looping = compile(pvf_tests::test_pvf("endless-loop.wat"));
     let started = std::time::Instant::now();
     let timeout = Duration::from_millis(500);
@@ -244,13 +238,7 @@ async fn a_worker_keeps_several_modules_warm_at_once() {
     let _process = pvf_tests::sharing_the_process();
     let cache = tempfile::tempdir().unwrap();
     let (mut worker, _handle) = sandboxed_execute_worker(cache.path()).await;
-    let params = ValidationParams {
-        parent_head: HeadData(Vec::new()),
-        block_data: BlockData(Vec::new()),
-        relay_parent_number: 1,
-        relay_parent_storage_root: [0; 32],
-        extension: None,
-    };
+    let params = pvf_tests::empty_validation_params();
     // Distinct artifacts, each well under the worker's 64 MiB budget.
     let artifacts: Vec<Vec<u8>> = (0..3u8)
         .map(|n| {
