@@ -70,7 +70,9 @@ fn compile(wasm: &[u8], sem: &Semantics, store: Option<Arc<Store>>) -> (Vec<u8>,
 }
 
 fn main() {
-    let corpus = std::env::args().nth(1).expect("usage: incremental-cache-probe CORPUS_DIR");
+    let corpus = std::env::args()
+        .nth(1)
+        .expect("usage: incremental-cache-probe CORPUS_DIR");
     let corpus = Path::new(&corpus);
     let default = Semantics::default();
     let other = Semantics::from_executor_params(&ExecutorParams::from(vec![
@@ -81,10 +83,28 @@ fn main() {
     let westend = "relay/westend-9300.compressed.wasm";
     let rococo = "relay/rococo-genesis.raw.wasm";
     let pairs: [(&str, &Semantics, &str, &Semantics, &str); 4] = [
-        (collectives, &default, coretime, &default, "two parachain runtimes"),
+        (
+            collectives,
+            &default,
+            coretime,
+            &default,
+            "two parachain runtimes",
+        ),
         (westend, &default, rococo, &default, "two relay runtimes"),
-        (collectives, &default, collectives, &other, "one runtime, StackLogicalMax changed"),
-        (collectives, &default, collectives, &default, "one runtime, again (upper bound)"),
+        (
+            collectives,
+            &default,
+            collectives,
+            &other,
+            "one runtime, StackLogicalMax changed",
+        ),
+        (
+            collectives,
+            &default,
+            collectives,
+            &default,
+            "one runtime, again (upper bound)",
+        ),
     ];
     println!("pair\tcache hits / lookups\tcold s\twith cache s\tspeed-up\tidentical bytes");
     for (first, first_sem, second, second_sem, label) in pairs {
