@@ -73,17 +73,21 @@ impl FatalState {
 
     /// Completes when the state is entered, with its reason.
     pub fn entered(&self) -> impl std::future::Future<Output = FatalError> + Send + 'static {
-        let mut receiver = self.sender.subscribe();
-        async move {
-            loop {
-                if let Some(error) = receiver.borrow_and_update().clone() {
-                    return error;
-                }
-                if receiver.changed().await.is_err() {
-                    return std::future::pending().await;
-                }
-            }
-        }
+        when_set(self.sender.subscribe())
+    }
+}
+
+/// The value of a `watch` state once it is (or becomes) `Some`; pending for ever if the
+/// state is dropped unset.
+pub(crate) async fn when_set<T: Clone>(mut receiver: watch::Receiver<Option<T>>) -> T {
+    let value = receiver
+        .wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|value| value.clone());
+    match value {
+        Some(value) => value,
+        None => std::future::pending().await,
     }
 }
 

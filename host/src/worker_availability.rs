@@ -95,17 +95,7 @@ impl WorkerAvailability {
 
     /// Completes when the kind is (or becomes) unavailable, with the reason.
     pub fn unavailable(&self) -> impl std::future::Future<Output = WorkersUnavailable> + 'static {
-        let mut state = self.state.subscribe();
-        async move {
-            loop {
-                if let Some(why) = state.borrow_and_update().clone() {
-                    return why;
-                }
-                if state.changed().await.is_err() {
-                    return std::future::pending().await;
-                }
-            }
-        }
+        crate::fatal::when_set(self.state.subscribe())
     }
 
     /// Completes when the kind is (or becomes) available.

@@ -414,3 +414,50 @@ pub mod procs {
 }
 
 include!("../pvfs/corpus_verdicts.rs");
+
+/// Executes the candidate `params` on `pvf` as an approval with `timeout`: the result, SCALE
+/// encoded, or the error. Panics if the host is gone.
+pub async fn execute_approval(
+    host: &ValidationHost,
+    pvf: PvfPrepData,
+    params: &pvf_common::execute::ValidationParams,
+    timeout: Duration,
+) -> Result<Vec<u8>, pvf_common::execute::ValidationError> {
+    let (pvd, pov) = adder::pvd_pov(params);
+    host.execute_pvf(
+        pvf,
+        timeout,
+        pvd,
+        pov,
+        pvf_host::execute::lanes::PvfExecKind::Approval,
+    )
+    .await
+    .expect("host alive")
+    .map(|r| parity_scale_codec::Encode::encode(&r))
+}
+
+/// [`execute_approval`] as a node runs it: through the validation layer's retry (with a
+/// 200 ms retry delay), which prepares a bad artifact again before its one retry.
+pub async fn execute_approval_with_retry(
+    host: &ValidationHost,
+    pvf: PvfPrepData,
+    params: &pvf_common::execute::ValidationParams,
+    timeout: Duration,
+) -> Result<Vec<u8>, pvf_common::execute::ValidationError> {
+    let (pvd, pov) = adder::pvd_pov(params);
+    let input = pvf_validation::retry::ExecutionInput {
+        pvd,
+        pov,
+        params_extension: None,
+    };
+    pvf_validation::retry::execute_with_retry(
+        host,
+        pvf,
+        timeout,
+        input,
+        pvf_host::execute::lanes::PvfExecKind::Approval,
+        Duration::from_millis(200),
+    )
+    .await
+    .map(|r| parity_scale_codec::Encode::encode(&r))
+}

@@ -181,15 +181,14 @@ impl ExecuteQueue {
 
     /// An idle worker bound to `hash`, one that holds `artifact`'s module if there is one.
     fn idle_with(&self, hash: ExecutorParamsHash, artifact: ArtifactChecksum) -> Option<Worker> {
-        let mut idle = self
-            .workers
-            .iter()
-            .filter(|(_, w)| w.idle.is_some() && w.params_hash == hash);
-        let first = idle.next()?;
-        std::iter::once(first)
-            .chain(idle)
+        let idle = || {
+            self.workers
+                .iter()
+                .filter(|(_, w)| w.idle.is_some() && w.params_hash == hash)
+        };
+        idle()
             .find(|(_, w)| w.modules.contains(&artifact))
-            .or(Some(first))
+            .or_else(|| idle().next())
             .map(|(k, _)| k)
     }
 
@@ -208,7 +207,7 @@ impl ExecuteQueue {
             let Some(eldest) = self.lanes.front(lane) else {
                 return;
             };
-            let eldest_hash = eldest.params_hash();
+            let (eldest_hash, eldest_artifact) = (eldest.params_hash(), eldest.artifact_checksum);
             let eldest_waited = eldest.waiting_since.elapsed();
             // A worker that just finished keeps its parameters busy if it can.
             if let Some(worker) = finished
@@ -236,10 +235,7 @@ impl ExecuteQueue {
                     continue;
                 }
             }
-            let eldest_artifact = self.lanes.front(lane).map(|j| j.artifact_checksum);
-            if let Some(worker) =
-                eldest_artifact.and_then(|artifact| self.idle_with(eldest_hash, artifact))
-            {
+            if let Some(worker) = self.idle_with(eldest_hash, eldest_artifact) {
                 let job = self
                     .lanes
                     .take_from(lane, |_| true)
@@ -407,10 +403,11 @@ impl ExecuteQueue {
             (Some(idle), Some(entry)) => {
                 entry.idle = Some(idle);
                 entry.warm_checksum = loaded.then_some(job.artifact_checksum);
-                if loaded {
+                // Only a module new to the worker costs a look at its file's size.
+                if loaded && entry.modules.get(&job.artifact_checksum).is_none() {
                     let size = std::fs::metadata(&job.artifact_path).map_or(0, |m| m.len());
                     entry.modules.insert(job.artifact_checksum, size, ());
-                } else {
+                } else if !loaded {
                     entry.modules.remove(&job.artifact_checksum);
                 }
             }

@@ -1,6 +1,5 @@
 //! Execution through the whole host with real, sandboxed prepare and execute workers.
 
-use parity_scale_codec::Encode;
 use pvf_common::{
     PrepareJobKind,
     execute::{InvalidCandidate, PossiblyInvalidError, ValidationError, ValidationParams},
@@ -10,7 +9,6 @@ use pvf_tests::{
     adder::{Adder, pvd_pov},
     procs,
 };
-use pvf_validation::retry::ExecutionInput;
 use std::{
     path::Path,
     time::{Duration, Instant},
@@ -30,16 +28,16 @@ async fn execute(
     params: &ValidationParams,
     timeout: Duration,
 ) -> Result<Vec<u8>, ValidationError> {
-    let pvf = pvf_tests::pvf(
+    pvf_tests::execute_approval(host, compilation(code), params, timeout).await
+}
+
+/// `code` to prepare for execution.
+fn compilation(code: &[u8]) -> pvf_common::PvfPrepData {
+    pvf_tests::pvf(
         code.to_vec(),
         PrepareJobKind::Compilation,
         Duration::from_secs(60),
-    );
-    let (pvd, pov) = pvd_pov(params);
-    host.execute_pvf(pvf, timeout, pvd, pov, PvfExecKind::Approval)
-        .await
-        .expect("host alive")
-        .map(|r| r.encode())
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -100,27 +98,7 @@ async fn execute_with_retry(
     params: &ValidationParams,
     timeout: Duration,
 ) -> Result<Vec<u8>, ValidationError> {
-    let pvf = pvf_tests::pvf(
-        code.to_vec(),
-        PrepareJobKind::Compilation,
-        Duration::from_secs(60),
-    );
-    let (pvd, pov) = pvd_pov(params);
-    let input = ExecutionInput {
-        pvd,
-        pov,
-        params_extension: None,
-    };
-    pvf_validation::retry::execute_with_retry(
-        host,
-        pvf,
-        timeout,
-        input,
-        PvfExecKind::Approval,
-        Duration::from_millis(200),
-    )
-    .await
-    .map(|r| r.encode())
+    pvf_tests::execute_approval_with_retry(host, compilation(code), params, timeout).await
 }
 
 #[tokio::test(flavor = "multi_thread")]

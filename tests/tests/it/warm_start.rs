@@ -3,7 +3,6 @@
 //! execution that finds one is answered `CorruptedArtifact` by the host, and the validation
 //! layer's retry prepares it again); a background heads-up never delays Critical work.
 
-use parity_scale_codec::Encode;
 use pvf_common::{
     ExecutorParam, ExecutorParams, PrepareJobKind,
     PrepareJobKind::{Compilation, Prechecking},
@@ -13,10 +12,8 @@ use pvf_common::{
 use pvf_host::{
     Config, Priority, ValidationHost,
     cache_dir::{self, ArtifactFileName, EntryVerdict, RemoveReason},
-    execute::lanes::PvfExecKind,
 };
-use pvf_tests::adder::{Adder, pvd_pov};
-use pvf_validation::retry::ExecutionInput;
+use pvf_tests::adder::Adder;
 use std::{
     path::{Path, PathBuf},
     time::{Duration, Instant},
@@ -44,17 +41,7 @@ async fn execute(
     params: &ValidationParams,
 ) -> Result<Vec<u8>, ValidationError> {
     let pvf = pvf.with_kind_and_timeout(Compilation, GENEROUS);
-    let (pvd, pov) = pvd_pov(params);
-    host.execute_pvf(
-        pvf,
-        Duration::from_secs(10),
-        pvd,
-        pov,
-        PvfExecKind::Approval,
-    )
-    .await
-    .expect("host alive")
-    .map(|r| r.encode())
+    pvf_tests::execute_approval(host, pvf, params, Duration::from_secs(10)).await
 }
 
 /// [`execute`] as a node runs an approval: through the validation layer's retry, which
@@ -65,22 +52,7 @@ async fn execute_with_retry(
     params: &ValidationParams,
 ) -> Result<Vec<u8>, ValidationError> {
     let pvf = pvf.with_kind_and_timeout(Compilation, GENEROUS);
-    let (pvd, pov) = pvd_pov(params);
-    let input = ExecutionInput {
-        pvd,
-        pov,
-        params_extension: None,
-    };
-    pvf_validation::retry::execute_with_retry(
-        host,
-        pvf,
-        Duration::from_secs(10),
-        input,
-        PvfExecKind::Approval,
-        Duration::from_millis(200),
-    )
-    .await
-    .map(|r| r.encode())
+    pvf_tests::execute_approval_with_retry(host, pvf, params, Duration::from_secs(10)).await
 }
 
 /// The artifact files in the cache dir, by name.
