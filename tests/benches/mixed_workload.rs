@@ -11,12 +11,22 @@
 //! rate, and each execute worker's peak RSS. Then the memory of this process, which embeds the
 //! host, idle and with 1,000 adder executions queued. Prints figures, asserts nothing.
 //!
+//! With `REFBENCH_MIXED` set to `tools/refharness-mixed`'s `refbench-mixed` (the reference
+//! host, `polkadot-node-core-pvf` 36.0.0, built outside CI; see its README), the same run first
+//! writes the workload (the 20 variants' code and the order) to a temp dir and has the
+//! reference replay it with the same E and the same number in flight, then runs our settings:
+//! printed in the same format, plus our default setting's throughput ÷ the reference's and the
+//! two hosts' p50/p95 side by side. The reference's memory is its execute workers' peak RSS and
+//! that of the job process each forks per execution, sampled from /proc every 10 ms. Without
+//! `REFBENCH_MIXED` the reference is said to be not measured.
+//!
 //! ```text
 //! cargo bench -p pvf-tests --bench mixed_workload    # MIXED_EXECUTIONS=600 MIXED_WORKERS=2
+//! REFBENCH_MIXED=/path/to/refbench-mixed cargo bench -p pvf-tests --bench mixed_workload
 //! ```
-//!
-//! The reference is not in this run: its harness (`../shared/tools/refharness`) executes one
-//! PVF per run; comparing this workload needs a harness that takes the same sequence.
+
+#[path = "mixed_workload/reference.rs"]
+mod reference;
 
 use pvf_common::{
     ExecutorParams, PrepareJobKind, PvfPrepData,
@@ -26,7 +36,7 @@ use pvf_common::{
 use pvf_host::{Config, Priority, execute::lanes::PvfExecKind};
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use std::{
-    path::Path,
+    path::{Path, PathBuf},
     sync::Arc,
     time::{Duration, Instant},
 };
@@ -132,7 +142,20 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 }
 
 fn ms(d: Duration) -> String {
-    format!("{:7.2} ms", d.as_secs_f64() * 1e3)
+    format!("{:7.2} ms", millis(d))
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// p50, p95 and p99 of sorted timings, in milliseconds.
+fn percentiles_ms(sorted: &[Duration]) -> [f64; 3] {
+    [0.5, 0.95, 0.99].map(|p| millis(percentile(sorted, p)))
+}
+
+fn print_kind(kind: &str, n: usize, [p50, p95, p99]: [f64; 3]) {
+    println!("  {kind:<8} n={n:<4} p50 {p50:7.2} ms  p95 {p95:7.2} ms  p99 {p99:7.2} ms");
 }
 
 struct Outcome {
@@ -294,8 +317,46 @@ fn main() {
         "mixed workload: {} artifacts, {executions} executions, {IN_FLIGHT} in flight, {workers} execute workers",
         targets.len()
     );
+    let refbench = std::env::var_os("REFBENCH_MIXED").map(PathBuf::from);
+    // The reference first, on the same sequence, then our settings.
+    let theirs = refbench.as_deref().and_then(|refbench| {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let workload =
+            reference::write_workload(dir.path(), &targets, &order, IN_FLIGHT, RELAY_PARENT);
+        match reference::run(refbench, &workload, workers) {
+            Ok(figures) => Some(figures),
+            Err(e) => {
+                println!("\nreference: no figures: {e}");
+                None
+            }
+        }
+    });
+    if let Some(theirs) = &theirs {
+        println!("\nreference host (polkadot-node-core-pvf 36.0.0, refbench-mixed):");
+        println!(
+            "  throughput {:8.1} executions/s   module-cache hits     - (loads per job)   wrong verdicts {}",
+            theirs.throughput, theirs.wrong
+        );
+        for (kind, (n, p50, p95, p99)) in
+            [("backing", theirs.backing), ("approval", theirs.approval)]
+        {
+            print_kind(kind, n, [p50, p95, p99]);
+        }
+        let list = |mibs: &[f64]| {
+            let all: Vec<String> = mibs.iter().map(|m| format!("{m:.0} MiB")).collect();
+            all.join(", ")
+        };
+        println!(
+            "  execute worker peak RSS: {}   (the job process each forks: {})",
+            list(&theirs.worker_peaks_mib),
+            list(&theirs.job_peaks_mib)
+        );
+    }
     let settings: [(&str, Option<u64>); 4] = [
-        ("no module cache (reference)", None),
+        (
+            "no module cache (loads per job, as the reference does)",
+            None,
+        ),
         ("one module per worker", Some(0)),
         (
             "byte-bounded cache + affinity (default 256 MiB per worker)",
@@ -307,6 +368,7 @@ fn main() {
         ),
     ];
     let mut throughputs = Vec::new();
+    let mut ours = Vec::new();
     for (label, bytes) in settings {
         let outcome = run(&runtime, &targets, &order, workers, bytes);
         let throughput = executions as f64 / outcome.wall.as_secs_f64();
@@ -324,13 +386,7 @@ fn main() {
             ("backing", &outcome.backing),
             ("approval", &outcome.approval),
         ] {
-            println!(
-                "  {kind:<8} n={:<4} p50 {}  p95 {}  p99 {}",
-                timings.len(),
-                ms(percentile(timings, 0.5)),
-                ms(percentile(timings, 0.95)),
-                ms(percentile(timings, 0.99))
-            );
+            print_kind(kind, timings.len(), percentiles_ms(timings));
         }
         let peaks: Vec<String> = outcome
             .worker_peaks_kib
@@ -342,14 +398,46 @@ fn main() {
             "  then the adder alone, 100 times in a row: p50 {}",
             ms(outcome.repeated_adder_p50)
         );
+        ours.push(outcome);
     }
     println!(
         "\nthroughput ratio, byte-bounded cache ÷ no cache: {:.2}×; ÷ one module: {:.2}×",
         throughputs[2] / throughputs[0],
         throughputs[2] / throughputs[1]
     );
-    println!("reference: not measured in this run (its harness executes one PVF per run)");
+    match &theirs {
+        Some(theirs) => versus_reference(theirs, &throughputs, &ours[2]),
+        None => println!(
+            "reference: not measured in this run (set REFBENCH_MIXED=/path/to/refbench-mixed, \
+             built from tools/refharness-mixed; see its README)"
+        ),
+    }
     queued_memory(&runtime, &targets);
+}
+
+/// Our default setting (byte-bounded cache) next to the reference, on the same sequence.
+fn versus_reference(theirs: &reference::Figures, throughputs: &[f64], default: &Outcome) {
+    println!(
+        "versus the reference (same sequence, same workers): throughput, default setting ÷ reference: {:.2}×; no module cache ÷ reference: {:.2}×",
+        throughputs[2] / theirs.throughput,
+        throughputs[0] / theirs.throughput
+    );
+    for (kind, mine, (_, p50, p95, p99)) in [
+        ("backing", &default.backing, theirs.backing),
+        ("approval", &default.approval, theirs.approval),
+    ] {
+        let [my50, my95, my99] = percentiles_ms(mine);
+        println!(
+            "  {kind:<8} ours vs reference (ours ÷ reference): p50 {my50:.2} vs {p50:.2} ms ({:.2}×)   p95 {my95:.2} vs {p95:.2} ms ({:.2}×)   p99 {my99:.2} vs {p99:.2} ms ({:.2}×)",
+            my50 / p50,
+            my95 / p95,
+            my99 / p99
+        );
+    }
+    println!(
+        "  wrong verdicts: ours {} (default setting), reference {}",
+        default.wrong, theirs.wrong
+    );
 }
 
 /// This process's RSS (it embeds the host) idle, and with 1,000 executions queued on one
