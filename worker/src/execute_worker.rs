@@ -4,15 +4,19 @@
 //!
 //! Per request: load the artifact only if its checksum is not cached (verifying the checksum
 //! on load), decompress the PoV with the 40 MiB bomb limit (a failure is answered without a job),
-//! then fork or clone a job that instantiates the cached module and calls `validate_block` on
-//! a thread with `StackNativeMax` of stack, under the CPU-time limit.
+//! then run a job that instantiates the cached module and calls `validate_block` on a thread
+//! with `StackNativeMax` of stack, under the CPU-time limit. The job was cloned after the last
+//! answer, while the worker waited (see [`crate::prespawned_job`]), when its module was already
+//! cached; otherwise it is forked or cloned now.
 
 use crate::{
     ExecuteJobFn, WorkerBodies, WorkerError, connect_and_sandbox,
     execute::{LoadError, LoadedArtifact, load_artifact},
     job,
+    prespawned_job::{self, PrespawnedJob},
     threads::ThreadCheck,
 };
+use parity_scale_codec::Encode;
 use pvf_common::{
     JobFailure, PrepareError,
     byte_lru::ByteLru,
@@ -66,6 +70,7 @@ pub fn run_execute_worker_with(
     let engine = engine::new_engine(&semantics).map_err(io::Error::other)?;
     let artifact_path = sandbox.worker_dir.join(ARTIFACT_FILE_NAME);
     let mut cache = ModuleCache::new(handshake.module_cache_bytes.unwrap_or(0));
+    let mut ready_job: Option<ReadyJob> = None;
     loop {
         let request: ExecuteRequest =
             match framing::recv_blocking(&mut stream, framing::MAX_REQUEST_FRAME_LEN) {
@@ -84,13 +89,28 @@ pub fn run_execute_worker_with(
             pvf_logging: handshake.pvf_logging,
             job_fn: bodies.execute_job,
         };
-        let response = worker.execute_one(&request, &mut cache, &mut thread_check);
+        let response =
+            worker.execute_one(&request, &mut cache, &mut thread_check, ready_job.take());
         if handshake.module_cache_bytes.is_none() {
             cache.clear();
         }
         framing::send_blocking(&mut stream, &response)?;
+        if handshake.prespawn_jobs && !cache.is_empty() {
+            ready_job = worker.prespawn(&mut cache, &mut thread_check);
+        }
     }
 }
+
+/// What a pre-spawned execute job receives: the checksum of a module it holds, and the
+/// parameters for `validate_block`.
+type PrespawnedInput = (ArtifactChecksum, ValidationParams);
+
+/// An execute job cloned while the worker waited, with the module cache as it then was.
+type ReadyJob = PrespawnedJob<PrespawnedInput, Result<JobResponse, String>>;
+
+/// Parameters larger than this go to a job cloned on demand, which shares them copy-on-write:
+/// copying them through the pipe would cost more than the early clone saves.
+const PRESPAWNED_MAX_PARAMS_BYTES: usize = 1024 * 1024;
 
 fn job_response(job_response: JobResponse) -> WorkerResponse {
     WorkerResponse::Job {
@@ -118,11 +138,30 @@ struct ExecuteWorker<'a> {
 }
 
 impl ExecuteWorker<'_> {
+    /// Clones the job for the next request. It holds the cache as it is now, so it must be
+    /// handed a request, or dropped, before the cache changes.
+    fn prespawn(&self, cache: &mut ModuleCache, threads: &mut ThreadCheck) -> Option<ReadyJob> {
+        let (engine, semantics, pvf_logging, job_fn) =
+            (self.engine, self.semantics, self.pvf_logging, self.job_fn);
+        let job = move |(checksum, params): PrespawnedInput, _| match cache.get(&checksum) {
+            Some(artifact) => job_fn(engine, &artifact.module, semantics, &params, pvf_logging),
+            None => Err("the pre-spawned job does not hold the module".into()),
+        };
+        prespawned_job::prespawn(threads, self.sandbox.job_spawn, Some(self.host_socket), job)
+            .inspect_err(|e| {
+                tracing::debug!(target: pvf_common::LOG_TARGET, ?e, "cannot clone the next job ahead of its request")
+            })
+            .ok()
+    }
+
+    /// Answers one request. `ready_job`, cloned after the last answer, runs it if its module
+    /// was cached; otherwise it is dropped before the cache changes.
     fn execute_one(
         &self,
         request: &ExecuteRequest,
         cache: &mut ModuleCache,
         thread_check: &mut ThreadCheck,
+        ready_job: Option<ReadyJob>,
     ) -> WorkerResponse {
         let (engine, semantics, artifact_path, sandbox) = (
             self.engine,
@@ -132,6 +171,7 @@ impl ExecuteWorker<'_> {
         );
         let (host_socket, pvf_logging) = (self.host_socket, self.pvf_logging);
         let module_was_cached = cache.get(&request.artifact_checksum).is_some();
+        let ready_job = ready_job.filter(|_| module_was_cached);
         if !module_was_cached {
             let bytes = match std::fs::read(artifact_path) {
                 Ok(bytes) => bytes,
@@ -165,21 +205,29 @@ impl ExecuteWorker<'_> {
                 Err(_) => return job_response(JobResponse::PoVDecompressionFailure),
             };
         let pov_size = block_data.len() as u32;
-        let params = ValidationParams {
-            parent_head: request.pvd.parent_head.clone(),
-            block_data: BlockData(block_data),
-            relay_parent_number: request.pvd.relay_parent_number,
-            relay_parent_storage_root: request.pvd.relay_parent_storage_root,
-            // Encoded after the four fields (a V3 candidate's), as the reference appends it.
-            extension: request.params_extension,
-        };
-        let report = job::run_in_child(
-            thread_check,
-            sandbox.job_spawn,
-            request.execution_timeout,
-            Some(host_socket),
-            |_| (self.job_fn)(engine, &artifact.module, semantics, &params, pvf_logging),
+        let input: PrespawnedInput = (
+            request.artifact_checksum,
+            ValidationParams {
+                parent_head: request.pvd.parent_head.clone(),
+                block_data: BlockData(block_data),
+                relay_parent_number: request.pvd.relay_parent_number,
+                relay_parent_storage_root: request.pvd.relay_parent_storage_root,
+                // Encoded after the four fields (a V3 candidate's), as the reference appends it.
+                extension: request.params_extension,
+            },
         );
+        let prespawned = ready_job
+            .filter(|_| input.1.encoded_size() <= PRESPAWNED_MAX_PARAMS_BYTES)
+            .and_then(|job| job.run(&input, request.execution_timeout, Some(host_socket)));
+        let report = prespawned.unwrap_or_else(|| {
+            job::run_in_child(
+                thread_check,
+                sandbox.job_spawn,
+                request.execution_timeout,
+                Some(host_socket),
+                |_| (self.job_fn)(engine, &artifact.module, semantics, &input.1, pvf_logging),
+            )
+        });
         match report.result {
             Ok(Ok(job_response)) => WorkerResponse::Job {
                 job_response,
