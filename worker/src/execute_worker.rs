@@ -88,16 +88,21 @@ pub fn run_execute_worker_with(
             host_socket: stream.as_raw_fd(),
             pvf_logging: handshake.pvf_logging,
             job_fn: bodies.execute_job,
+            // Without a cache the next job could serve nothing.
+            prespawn_jobs: handshake.prespawn_jobs && handshake.module_cache_bytes.is_some(),
         };
-        let response =
+        let (response, next_job) =
             worker.execute_one(&request, &mut cache, &mut thread_check, ready_job.take());
         if handshake.module_cache_bytes.is_none() {
             cache.clear();
         }
         framing::send_blocking(&mut stream, &response)?;
-        if handshake.prespawn_jobs && !cache.is_empty() {
-            ready_job = worker.prespawn(&mut cache, &mut thread_check);
-        }
+        // No job ran (the PoV or the artifact was refused): clone the next one now.
+        ready_job = next_job.or_else(|| {
+            (worker.prespawn_jobs && !cache.is_empty())
+                .then(|| worker.prespawn(&cache, &mut thread_check, None))
+                .flatten()
+        });
     }
 }
 
@@ -135,100 +140,90 @@ struct ExecuteWorker<'a> {
     host_socket: i32,
     pvf_logging: bool,
     job_fn: ExecuteJobFn,
+    /// Clone the next job ahead of its request.
+    prespawn_jobs: bool,
 }
 
 impl ExecuteWorker<'_> {
     /// Clones the job for the next request. It holds the cache as it is now, so it must be
-    /// handed a request, or dropped, before the cache changes.
-    fn prespawn(&self, cache: &mut ModuleCache, threads: &mut ThreadCheck) -> Option<ReadyJob> {
+    /// handed a request, or dropped, before the cache changes. `running_job_reply`: the reply
+    /// pipe of a job running meanwhile.
+    fn prespawn(
+        &self,
+        cache: &ModuleCache,
+        threads: &mut ThreadCheck,
+        running_job_reply: Option<i32>,
+    ) -> Option<ReadyJob> {
         let (engine, semantics, pvf_logging, job_fn) =
             (self.engine, self.semantics, self.pvf_logging, self.job_fn);
-        let job = move |(checksum, params): PrespawnedInput, _| match cache.get(&checksum) {
+        let job = move |(checksum, params): PrespawnedInput, _| match cache.peek(&checksum) {
             Some(artifact) => job_fn(engine, &artifact.module, semantics, &params, pvf_logging),
             None => Err("the pre-spawned job does not hold the module".into()),
         };
-        prespawned_job::prespawn(threads, self.sandbox.job_spawn, Some(self.host_socket), job)
+        prespawned_job::prespawn(
+            threads,
+            self.sandbox.job_spawn,
+            Some(self.host_socket),
+            running_job_reply,
+            job,
+        )
             .inspect_err(|e| {
                 tracing::debug!(target: pvf_common::LOG_TARGET, ?e, "cannot clone the next job ahead of its request")
             })
             .ok()
     }
 
-    /// Answers one request. `ready_job`, cloned after the last answer, runs it if its module
-    /// was cached; otherwise it is dropped before the cache changes.
+    /// Answers one request, and clones the job for the next one while this one runs.
+    /// `ready_job`, cloned before this request, runs it if its module was cached; otherwise it
+    /// is dropped before the cache changes.
     fn execute_one(
         &self,
         request: &ExecuteRequest,
         cache: &mut ModuleCache,
         thread_check: &mut ThreadCheck,
         ready_job: Option<ReadyJob>,
-    ) -> WorkerResponse {
-        let (engine, semantics, artifact_path, sandbox) = (
-            self.engine,
-            self.semantics,
-            self.artifact_path,
-            self.sandbox,
-        );
-        let (host_socket, pvf_logging) = (self.host_socket, self.pvf_logging);
+    ) -> (WorkerResponse, Option<ReadyJob>) {
         let module_was_cached = cache.get(&request.artifact_checksum).is_some();
         let ready_job = ready_job.filter(|_| module_was_cached);
-        if !module_was_cached {
-            let bytes = match std::fs::read(artifact_path) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    return WorkerResponse::InternalError(
-                        InternalValidationError::CouldNotOpenFile(format!(
-                            "{}: {e}",
-                            artifact_path.display()
-                        )),
-                    );
-                }
-            };
-            match load_artifact(engine, &bytes, request.artifact_checksum) {
-                Ok(loaded) => {
-                    cache.insert(request.artifact_checksum, bytes.len() as u64, loaded);
-                }
-                Err(LoadError::Corrupted) => return job_response(JobResponse::CorruptedArtifact),
-                Err(LoadError::Deserialize(e)) => {
-                    return job_response(JobResponse::RuntimeConstruction(e));
-                }
-            }
-        }
-        let Some(artifact) = cache.get(&request.artifact_checksum) else {
-            return WorkerResponse::InternalError(InternalValidationError::CouldNotOpenFile(
-                "artifact not loaded".into(),
-            ));
+        let (input, pov_size) = match self.job_input(request, cache, module_was_cached) {
+            Ok(input) => input,
+            Err(refused) => return (refused, None),
         };
-        let block_data =
-            match pvf_common::blob::decompress(&request.pov.block_data.0, POV_BOMB_LIMIT) {
-                Ok(data) => data.into_owned(),
-                Err(_) => return job_response(JobResponse::PoVDecompressionFailure),
-            };
-        let pov_size = block_data.len() as u32;
-        let input: PrespawnedInput = (
-            request.artifact_checksum,
-            ValidationParams {
-                parent_head: request.pvd.parent_head.clone(),
-                block_data: BlockData(block_data),
-                relay_parent_number: request.pvd.relay_parent_number,
-                relay_parent_storage_root: request.pvd.relay_parent_storage_root,
-                // Encoded after the four fields (a V3 candidate's), as the reference appends it.
-                extension: request.params_extension,
-            },
-        );
+        let cache: &ModuleCache = cache;
+        let Some(artifact) = cache.peek(&request.artifact_checksum) else {
+            let lost = InternalValidationError::CouldNotOpenFile("artifact not loaded".into());
+            return (WorkerResponse::InternalError(lost), None);
+        };
+        let (engine, semantics, pvf_logging) = (self.engine, self.semantics, self.pvf_logging);
+        let (timeout, host_socket) = (request.execution_timeout, Some(self.host_socket));
+        let mut next_job = None;
+        let mut while_running = |threads: &mut ThreadCheck, running_job_reply| {
+            if self.prespawn_jobs {
+                next_job = self.prespawn(cache, threads, Some(running_job_reply));
+            }
+        };
         let prespawned = ready_job
             .filter(|_| input.1.encoded_size() <= PRESPAWNED_MAX_PARAMS_BYTES)
-            .and_then(|job| job.run(&input, request.execution_timeout, Some(host_socket)));
+            .and_then(|job| {
+                job.run(
+                    &input,
+                    timeout,
+                    host_socket,
+                    thread_check,
+                    &mut while_running,
+                )
+            });
         let report = prespawned.unwrap_or_else(|| {
-            job::run_in_child(
+            job::run_in_child_and(
                 thread_check,
-                sandbox.job_spawn,
-                request.execution_timeout,
-                Some(host_socket),
+                self.sandbox.job_spawn,
+                timeout,
+                host_socket,
                 |_| (self.job_fn)(engine, &artifact.module, semantics, &input.1, pvf_logging),
+                &mut while_running,
             )
         });
-        match report.result {
+        let response = match report.result {
             Ok(Ok(job_response)) => WorkerResponse::Job {
                 job_response,
                 duration: report.cpu_time,
@@ -238,7 +233,51 @@ impl ExecuteWorker<'_> {
             },
             Ok(Err(e)) => WorkerResponse::JobError(JobError::Panic(e)),
             Err(failure) => worker_response(failure),
+        };
+        (response, next_job)
+    }
+
+    /// Loads the artifact unless its module is cached, and decompresses the PoV: the job's
+    /// input and the decompressed PoV size, or the answer that refuses the request without a
+    /// job.
+    fn job_input(
+        &self,
+        request: &ExecuteRequest,
+        cache: &mut ModuleCache,
+        module_was_cached: bool,
+    ) -> Result<(PrespawnedInput, u32), WorkerResponse> {
+        if !module_was_cached {
+            let bytes = std::fs::read(self.artifact_path).map_err(|e| {
+                WorkerResponse::InternalError(InternalValidationError::CouldNotOpenFile(format!(
+                    "{}: {e}",
+                    self.artifact_path.display()
+                )))
+            })?;
+            match load_artifact(self.engine, &bytes, request.artifact_checksum) {
+                Ok(loaded) => {
+                    cache.insert(request.artifact_checksum, bytes.len() as u64, loaded);
+                }
+                Err(LoadError::Corrupted) => {
+                    return Err(job_response(JobResponse::CorruptedArtifact));
+                }
+                Err(LoadError::Deserialize(e)) => {
+                    return Err(job_response(JobResponse::RuntimeConstruction(e)));
+                }
+            }
         }
+        let block_data = pvf_common::blob::decompress(&request.pov.block_data.0, POV_BOMB_LIMIT)
+            .map_err(|_| job_response(JobResponse::PoVDecompressionFailure))?
+            .into_owned();
+        let pov_size = block_data.len() as u32;
+        let params = ValidationParams {
+            parent_head: request.pvd.parent_head.clone(),
+            block_data: BlockData(block_data),
+            relay_parent_number: request.pvd.relay_parent_number,
+            relay_parent_storage_root: request.pvd.relay_parent_storage_root,
+            // Encoded after the four fields (a V3 candidate's), as the reference appends it.
+            extension: request.params_extension,
+        };
+        Ok(((request.artifact_checksum, params), pov_size))
     }
 }
 

@@ -100,6 +100,29 @@ pub fn run_in_child<T: Encode + Decode>(
     host_socket: Option<RawFd>,
     job: impl FnOnce(RawFd) -> T,
 ) -> JobReport<T> {
+    run_in_child_and(
+        threads,
+        how,
+        cpu_time_limit,
+        host_socket,
+        job,
+        &mut |_, _| (),
+    )
+}
+
+/// What the worker does once a job started and before it waits for the job's reply, given
+/// the descriptor of that reply pipe: a process it clones meanwhile must close it.
+pub type WhileRunning<'a> = dyn FnMut(&mut ThreadCheck, RawFd) + 'a;
+
+/// [`run_in_child`], calling `while_running` once the job started.
+pub fn run_in_child_and<T: Encode + Decode>(
+    threads: &mut ThreadCheck,
+    how: JobSpawn,
+    cpu_time_limit: Duration,
+    host_socket: Option<RawFd>,
+    job: impl FnOnce(RawFd) -> T,
+    while_running: &mut WhileRunning<'_>,
+) -> JobReport<T> {
     let failed = |failure: JobFailure| JobReport {
         result: Err(failure),
         cpu_time: Duration::ZERO,
@@ -127,7 +150,10 @@ pub fn run_in_child<T: Encode + Decode>(
     // the child starts with a consistent heap and no locks held by vanished threads.
     match unsafe { pvf_security::clone::spawn_job(how, child_body) } {
         Err(e) => kernel_err("fork/clone", e),
-        Ok(child) => collect(child, read_end, usage_before, cpu_time_limit, host_socket),
+        Ok(child) => {
+            while_running(threads, read_fd);
+            collect(child, read_end, usage_before, cpu_time_limit, host_socket)
+        }
     }
 }
 
@@ -139,10 +165,16 @@ pub(crate) fn close_inherited(
     host_socket: Option<RawFd>,
     task_dir_fd: Option<RawFd>,
 ) {
-    for fd in std::iter::once(reply_read_fd)
-        .chain(host_socket)
-        .chain(task_dir_fd)
-    {
+    close_fds(
+        std::iter::once(reply_read_fd)
+            .chain(host_socket)
+            .chain(task_dir_fd),
+    );
+}
+
+/// Closes descriptors a new job process inherited and never uses.
+pub(crate) fn close_fds(fds: impl IntoIterator<Item = RawFd>) {
+    for fd in fds {
         // SAFETY: closing descriptors this process inherited and never uses.
         unsafe { libc::close(fd) };
     }

@@ -2,10 +2,10 @@
 //!
 //! Cloning a job costs the worker its page-table copy and, with secure clone, new namespaces:
 //! about half a millisecond, more than a small PVF's whole `validate_block`. An execute
-//! worker therefore clones the next job as soon as it has answered the last one, while the
-//! host has nothing for it. The job waits on a pipe for its request (the CPU-time limit and
-//! the job's input), then runs exactly as a job cloned on demand: same sandbox, same
-//! CPU-time monitor, same single reply, same reaping and measuring by the worker.
+//! worker therefore clones the next job while the current one runs (the worker only waits
+//! then), or after it answered when no job ran. The job waits on a pipe for its request (the
+//! CPU-time limit and the job's input), then runs exactly as a job cloned on demand: same
+//! sandbox, same CPU-time monitor, same single reply, same reaping and measuring by the worker.
 //!
 //! The job sees the worker's memory as it was when it was cloned, so it only serves requests
 //! whose input it can find there: the execute worker uses it for a module that was already
@@ -43,14 +43,15 @@ pub const READY_JOB_NAME: &str = "pvf-ready-job";
 pub struct PrespawnedJob<R, T> {
     /// The job, until a request was handed over (then [`collect`](job::collect) reaps it).
     pid: Option<Pid>,
-    request: File,
+    request: Option<File>,
     reply: Option<OwnedFd>,
     _types: PhantomData<fn(R) -> T>,
 }
 
 /// Clones a job process that waits for one request, then runs `job` on it under the request's
 /// CPU-time limit. `job` receives the request and the reply pipe's write descriptor, as in
-/// [`job::run_in_child`].
+/// [`job::run_in_child`]. `running_job_reply` is the reply pipe of a job running meanwhile,
+/// which this one must not keep.
 ///
 /// Must be called from a single-threaded process, like [`job::run_in_child`]; `threads` checks
 /// that first.
@@ -58,6 +59,7 @@ pub fn prespawn<R: Decode, T: Encode>(
     threads: &mut ThreadCheck,
     how: JobSpawn,
     host_socket: Option<RawFd>,
+    running_job_reply: Option<RawFd>,
     job: impl FnOnce(R, RawFd) -> T,
 ) -> Result<PrespawnedJob<R, T>, JobFailure> {
     let kernel = |what: &str, e: nix::Error| JobFailure::Kernel(format!("{what}: {e}"));
@@ -70,9 +72,9 @@ pub fn prespawn<R: Decode, T: Encode>(
     let (reply_read_fd, request_write_fd) = (reply_read.as_raw_fd(), request_write.as_raw_fd());
     let child_body = move || {
         job::close_inherited(reply_read_fd, host_socket, task_dir_fd);
-        // SAFETY: the request pipe's write end belongs to the worker; without it, a read sees
+        // The request pipe's write end belongs to the worker: without it, a read sees
         // end-of-file once the worker drops this job or dies.
-        unsafe { libc::close(request_write_fd) };
+        job::close_fds(std::iter::once(request_write_fd).chain(running_job_reply));
         // SAFETY: prctl with integer arguments only.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
         let worker_name = rename(READY_JOB_NAME);
@@ -96,28 +98,33 @@ pub fn prespawn<R: Decode, T: Encode>(
         .map_err(|e| kernel("fork/clone", e))?;
     Ok(PrespawnedJob {
         pid: Some(pid),
-        request: File::from(request_write),
+        request: Some(File::from(request_write)),
         reply: Some(reply_read),
         _types: PhantomData,
     })
 }
 
 impl<R: Encode, T: Decode> PrespawnedJob<R, T> {
-    /// Hands `request` to the job and waits for its result, as [`job::run_in_child`] would.
-    /// `None` if the job could not take the request (it died while it waited): nothing ran,
+    /// Hands `request` to the job and waits for its result, as [`job::run_in_child_and`]
+    /// would, calling `while_running` once the job has its request. `None` if the job could not
+    /// take the request (it died while it waited): nothing ran, `while_running` was not called,
     /// and the caller runs the request in a job cloned now.
     pub fn run(
         mut self,
         request: &R,
         cpu_time_limit: Duration,
         host_socket: Option<RawFd>,
+        threads: &mut ThreadCheck,
+        while_running: &mut job::WhileRunning<'_>,
     ) -> Option<JobReport<T>> {
         let usage_before = getrusage(UsageWho::RUSAGE_CHILDREN).ok()?;
         let frame = framing::encode_frame(&(cpu_time_limit, request));
         // A dead job's pipe has no reader: the write fails with EPIPE (SIGPIPE is ignored in
-        // Rust programs) and the job is reaped on drop.
-        self.request.write_all(&frame).ok()?;
+        // Rust programs) and the job is reaped on drop. Closed once written, so that no process
+        // cloned meanwhile holds it.
+        self.request.take()?.write_all(&frame).ok()?;
         let (pid, reply) = (self.pid.take()?, self.reply.take()?);
+        while_running(threads, reply.as_raw_fd());
         Some(job::collect(
             pid,
             reply,
