@@ -1,6 +1,5 @@
 //! `pvf bench execute`: the per-execution overhead of the host (end to end minus the
-//! in-process `validate_block` call): warm module cache with the next job cloned ahead of
-//! its request (the default), warm module cache with jobs cloned on demand, and no cache.
+//! in-process `validate_block` call), with the warm module cache on and off.
 
 use clap::{Args, Subcommand};
 use parity_scale_codec::Decode;
@@ -21,7 +20,7 @@ use std::{
 /// `pvf bench …`
 #[derive(Subcommand)]
 pub enum BenchCommand {
-    /// Per-execution overhead: warm module cache with and without the pre-spawned job, and off.
+    /// Per-execution overhead, warm module cache on and off.
     Execute(ExecuteBenchArgs),
 }
 
@@ -167,27 +166,6 @@ fn in_process(case: &Case, runs: usize) -> Result<Duration, String> {
     Ok(percentile(&samples, 0.5))
 }
 
-/// How the execute worker is configured for a measurement.
-#[derive(Clone, Copy)]
-enum Setting {
-    /// Warm module cache, next job cloned ahead of its request: the default.
-    Prespawned,
-    /// Warm module cache, each job cloned when its request arrives.
-    Warm,
-    /// No module cache: the artifact is loaded for every job, as in the reference.
-    Off,
-}
-
-impl Setting {
-    fn label(self) -> &'static str {
-        match self {
-            Setting::Prespawned => "pre-spawn",
-            Setting::Warm => "warm",
-            Setting::Off => "off",
-        }
-    }
-}
-
 /// What ended a measurement early.
 type Interrupted = crate::interrupt::Interrupt;
 
@@ -196,7 +174,7 @@ fn end_to_end(
     interrupts: &mut crate::interrupt::Listener,
     args: &ExecuteBenchArgs,
     case: &Case,
-    setting: Setting,
+    warm: bool,
 ) -> Result<Result<Vec<Duration>, Interrupted>, String> {
     let (program, prefix) = crate::prepare_cmd::worker_program(args.workers_path.as_ref())?;
     let cache = tempfile::Builder::new()
@@ -206,11 +184,8 @@ fn end_to_end(
     let mut config = Config::new(cache.path().into(), program);
     config.prepare_worker_args_prefix = prefix;
     config.execute_workers_max_num = 1;
-    config.execute_module_cache_bytes = match setting {
-        Setting::Off => None,
-        _ => Some(pvf_host::DEFAULT_EXECUTE_MODULE_CACHE_BYTES),
-    };
-    config.execute_prespawn_jobs = matches!(setting, Setting::Prespawned);
+    config.execute_module_cache_bytes =
+        warm.then_some(pvf_host::DEFAULT_EXECUTE_MODULE_CACHE_BYTES);
     let host = pvf_host::start(config).map_err(|e| e.to_string())?;
     let pvf = case.pvf();
     let pvd = PersistedValidationData {
@@ -254,9 +229,9 @@ fn end_to_end(
         crate::interrupt::announce(
             *signal,
             &format!(
-                "benchmark of {} unfinished (end to end, module cache {})",
+                "benchmark of {} unfinished (end to end, warm module cache {})",
                 case.name,
-                setting.label()
+                if warm { "on" } else { "off" }
             ),
             true,
         );
@@ -334,8 +309,8 @@ fn run_execute(
                 return Ok(Some(signal));
             }
         };
-        for setting in [Setting::Prespawned, Setting::Warm, Setting::Off] {
-            let samples = match end_to_end(runtime, interrupts, args, &case, setting)? {
+        for warm in [true, false] {
+            let samples = match end_to_end(runtime, interrupts, args, &case, warm)? {
                 Ok(samples) => samples,
                 Err(signal) => return Ok(Some(signal)),
             };
@@ -344,7 +319,7 @@ fn run_execute(
                 "{:<45} {:>12} {:>10} {:>14} {:>14} {:>14} {:>14}",
                 case.name,
                 ms(inner),
-                setting.label(),
+                if warm { "warm" } else { "off" },
                 ms(p50),
                 ms(p95),
                 ms(p50.saturating_sub(inner)),

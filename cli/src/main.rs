@@ -5,8 +5,7 @@
 //! - `pvf security`: which sandbox features work here, and why not.
 //! - `pvf validate PVF --params …`: one candidate, prepared and executed, as JSON.
 //! - `pvf cache list|verify|prune`: the artifact cache's contents, soundness and trimming.
-//! - `pvf bench execute`: per-execution overhead, with and without the warm module cache and
-//!   the pre-spawned job.
+//! - `pvf bench execute`: per-execution overhead, warm module cache on and off.
 //! - `pvf worker …`: the binary serves as its own worker (the host starts it this way unless
 //!   `--workers-path` names a standalone `pvf-worker`).
 

@@ -35,13 +35,6 @@ impl<K: PartialEq + Copy, V> ByteLru<K, V> {
         self.entries.back().map(|(_, _, v)| v)
     }
 
-    /// The value of `key`, without touching its recency; `None` if absent.
-    pub fn peek(&self, key: &K) -> Option<&V> {
-        self.entries
-            .iter()
-            .find_map(|(k, _, v)| (k == key).then_some(v))
-    }
-
     /// Whether `key` is held, without touching its recency.
     pub fn contains(&self, key: &K) -> bool {
         self.entries.iter().any(|(k, ..)| k == key)

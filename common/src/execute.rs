@@ -173,9 +173,6 @@ pub struct ExecuteHandshake {
     /// Keep deserialised artifacts between jobs, up to this many artifact bytes (the one used
     /// last is always kept); `None` loads the artifact for every job, as the reference does.
     pub module_cache_bytes: Option<u64>,
-    /// Clone the next job process while the worker waits for its request, so that cloning is
-    /// off the execution's critical path (used when the request's module is cached).
-    pub prespawn_jobs: bool,
 }
 
 /// One execution, host → execute worker.

@@ -98,11 +98,6 @@ pub struct Config {
     /// host. `None` costs a read, checksum and deserialisation of the artifact per execution,
     /// as in the reference.
     pub execute_module_cache_bytes: Option<u64>,
-    /// Whether each execute worker clones its next job process while it waits for the
-    /// request, so that cloning (≈0.5 ms with the job's namespaces) is off the critical path of
-    /// executions whose module it holds (default on). Costs one idle process per execute
-    /// worker, sharing the worker's memory copy-on-write.
-    pub execute_prespawn_jobs: bool,
     /// Cache size bounds.
     pub artifacts_cleanup: ArtifactsCleanupConfig,
     /// How often the cache is pruned (default 1 h).
@@ -144,7 +139,6 @@ impl Config {
             pvf_logging: false,
             worker_log_directives: default_worker_log_directives(),
             execute_module_cache_bytes: Some(DEFAULT_EXECUTE_MODULE_CACHE_BYTES),
-            execute_prespawn_jobs: true,
             artifacts_cleanup: ArtifactsCleanupConfig::default(),
             cleanup_pulse_interval: Duration::from_secs(3600),
             retry: RetryPolicy::default(),
@@ -421,7 +415,6 @@ fn start_actors(
         execute::queue::ExecuteWorkerOptions {
             pvf_logging: config.pvf_logging,
             module_cache_bytes: config.execute_module_cache_bytes,
-            prespawn_jobs: config.execute_prespawn_jobs,
         },
         SpawnAccounting::new(WorkerFlavour::Execute, counters.clone())
             .with_availability(workers.execute),

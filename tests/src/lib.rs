@@ -379,33 +379,6 @@ pub mod procs {
             .collect()
     }
 
-    /// The process name (`comm`) of `pid`.
-    pub fn comm(pid: i32) -> Option<String> {
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
-        Some(comm.trim_end().to_string())
-    }
-
-    /// Job processes of worker `pid` that run a job: its children, less the job an execute
-    /// worker clones ahead of its next request.
-    pub fn running_jobs(pid: i32) -> Vec<i32> {
-        task_children(pid)
-            .into_iter()
-            .filter(|&job| {
-                comm(job).is_some_and(|c| c != pvf_worker::prespawned_job::READY_JOB_NAME)
-            })
-            .collect()
-    }
-
-    /// The jobs of execute worker `pid` that wait for their request.
-    pub fn ready_jobs(pid: i32) -> Vec<i32> {
-        task_children(pid)
-            .into_iter()
-            .filter(|&job| {
-                comm(job).is_some_and(|c| c == pvf_worker::prespawned_job::READY_JOB_NAME)
-            })
-            .collect()
-    }
-
     /// Open file descriptors of this process.
     pub fn open_fds() -> usize {
         std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())

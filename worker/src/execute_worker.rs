@@ -4,19 +4,15 @@
 //!
 //! Per request: load the artifact only if its checksum is not cached (verifying the checksum
 //! on load), decompress the PoV with the 40 MiB bomb limit (a failure is answered without a job),
-//! then run a job that instantiates the cached module and calls `validate_block` on a thread
-//! with `StackNativeMax` of stack, under the CPU-time limit. The job was cloned after the last
-//! answer, while the worker waited (see [`crate::prespawned_job`]), when its module was already
-//! cached; otherwise it is forked or cloned now.
+//! then fork or clone a job that instantiates the cached module and calls `validate_block` on
+//! a thread with `StackNativeMax` of stack, under the CPU-time limit.
 
 use crate::{
     ExecuteJobFn, WorkerBodies, WorkerError, connect_and_sandbox,
     execute::{LoadError, LoadedArtifact, load_artifact},
     job,
-    prespawned_job::{self, PrespawnedJob},
     threads::ThreadCheck,
 };
-use parity_scale_codec::Encode;
 use pvf_common::{
     JobFailure, PrepareError,
     byte_lru::ByteLru,
@@ -70,7 +66,6 @@ pub fn run_execute_worker_with(
     let engine = engine::new_engine(&semantics).map_err(io::Error::other)?;
     let artifact_path = sandbox.worker_dir.join(ARTIFACT_FILE_NAME);
     let mut cache = ModuleCache::new(handshake.module_cache_bytes.unwrap_or(0));
-    let mut ready_job: Option<ReadyJob> = None;
     loop {
         let request: ExecuteRequest =
             match framing::recv_blocking(&mut stream, framing::MAX_REQUEST_FRAME_LEN) {
@@ -88,34 +83,14 @@ pub fn run_execute_worker_with(
             host_socket: stream.as_raw_fd(),
             pvf_logging: handshake.pvf_logging,
             job_fn: bodies.execute_job,
-            // Without a cache the next job could serve nothing.
-            prespawn_jobs: handshake.prespawn_jobs && handshake.module_cache_bytes.is_some(),
         };
-        let (response, next_job) =
-            worker.execute_one(&request, &mut cache, &mut thread_check, ready_job.take());
+        let response = worker.execute_one(&request, &mut cache, &mut thread_check);
         if handshake.module_cache_bytes.is_none() {
             cache.clear();
         }
         framing::send_blocking(&mut stream, &response)?;
-        // No job ran (the PoV or the artifact was refused): clone the next one now.
-        ready_job = next_job.or_else(|| {
-            (worker.prespawn_jobs && !cache.is_empty())
-                .then(|| worker.prespawn(&cache, &mut thread_check, None))
-                .flatten()
-        });
     }
 }
-
-/// What a pre-spawned execute job receives: the checksum of a module it holds, and the
-/// parameters for `validate_block`.
-type PrespawnedInput = (ArtifactChecksum, ValidationParams);
-
-/// An execute job cloned while the worker waited, with the module cache as it then was.
-type ReadyJob = PrespawnedJob<PrespawnedInput, Result<JobResponse, String>>;
-
-/// Parameters larger than this go to a job cloned on demand, which shares them copy-on-write:
-/// copying them through the pipe would cost more than the early clone saves.
-const PRESPAWNED_MAX_PARAMS_BYTES: usize = 1024 * 1024;
 
 fn job_response(job_response: JobResponse) -> WorkerResponse {
     WorkerResponse::Job {
@@ -140,134 +115,55 @@ struct ExecuteWorker<'a> {
     host_socket: i32,
     pvf_logging: bool,
     job_fn: ExecuteJobFn,
-    /// Clone the next job ahead of its request.
-    prespawn_jobs: bool,
 }
 
 impl ExecuteWorker<'_> {
-    /// Clones the job for the next request. It holds the cache as it is now, so it must be
-    /// handed a request, or dropped, before the cache changes. `running_job_reply`: the reply
-    /// pipe of a job running meanwhile.
-    fn prespawn(
-        &self,
-        cache: &ModuleCache,
-        threads: &mut ThreadCheck,
-        running_job_reply: Option<i32>,
-    ) -> Option<ReadyJob> {
-        let (engine, semantics, pvf_logging, job_fn) =
-            (self.engine, self.semantics, self.pvf_logging, self.job_fn);
-        let job = move |(checksum, params): PrespawnedInput, _| match cache.peek(&checksum) {
-            Some(artifact) => job_fn(engine, &artifact.module, semantics, &params, pvf_logging),
-            None => Err("the pre-spawned job does not hold the module".into()),
-        };
-        prespawned_job::prespawn(
-            threads,
-            self.sandbox.job_spawn,
-            Some(self.host_socket),
-            running_job_reply,
-            job,
-        )
-            .inspect_err(|e| {
-                tracing::debug!(target: pvf_common::LOG_TARGET, ?e, "cannot clone the next job ahead of its request")
-            })
-            .ok()
-    }
-
-    /// Answers one request, and clones the job for the next one while this one runs.
-    /// `ready_job`, cloned before this request, runs it if its module was cached; otherwise it
-    /// is dropped before the cache changes.
     fn execute_one(
         &self,
         request: &ExecuteRequest,
         cache: &mut ModuleCache,
         thread_check: &mut ThreadCheck,
-        ready_job: Option<ReadyJob>,
-    ) -> (WorkerResponse, Option<ReadyJob>) {
+    ) -> WorkerResponse {
+        let (engine, semantics, artifact_path, sandbox) = (
+            self.engine,
+            self.semantics,
+            self.artifact_path,
+            self.sandbox,
+        );
+        let (host_socket, pvf_logging) = (self.host_socket, self.pvf_logging);
         let module_was_cached = cache.get(&request.artifact_checksum).is_some();
-        let ready_job = ready_job.filter(|_| module_was_cached);
-        let (input, pov_size) = match self.job_input(request, cache, module_was_cached) {
-            Ok(input) => input,
-            Err(refused) => return (refused, None),
-        };
-        let cache: &ModuleCache = cache;
-        let Some(artifact) = cache.peek(&request.artifact_checksum) else {
-            let lost = InternalValidationError::CouldNotOpenFile("artifact not loaded".into());
-            return (WorkerResponse::InternalError(lost), None);
-        };
-        let (engine, semantics, pvf_logging) = (self.engine, self.semantics, self.pvf_logging);
-        let (timeout, host_socket) = (request.execution_timeout, Some(self.host_socket));
-        let mut next_job = None;
-        let mut while_running = |threads: &mut ThreadCheck, running_job_reply| {
-            if self.prespawn_jobs {
-                next_job = self.prespawn(cache, threads, Some(running_job_reply));
-            }
-        };
-        let prespawned = ready_job
-            .filter(|_| input.1.encoded_size() <= PRESPAWNED_MAX_PARAMS_BYTES)
-            .and_then(|job| {
-                job.run(
-                    &input,
-                    timeout,
-                    host_socket,
-                    thread_check,
-                    &mut while_running,
-                )
-            });
-        let report = prespawned.unwrap_or_else(|| {
-            job::run_in_child_and(
-                thread_check,
-                self.sandbox.job_spawn,
-                timeout,
-                host_socket,
-                |_| (self.job_fn)(engine, &artifact.module, semantics, &input.1, pvf_logging),
-                &mut while_running,
-            )
-        });
-        let response = match report.result {
-            Ok(Ok(job_response)) => WorkerResponse::Job {
-                job_response,
-                duration: report.cpu_time,
-                pov_size,
-                max_rss_kib: report.max_rss_kib,
-                module_was_cached,
-            },
-            Ok(Err(e)) => WorkerResponse::JobError(JobError::Panic(e)),
-            Err(failure) => worker_response(failure),
-        };
-        (response, next_job)
-    }
-
-    /// Loads the artifact unless its module is cached, and decompresses the PoV: the job's
-    /// input and the decompressed PoV size, or the answer that refuses the request without a
-    /// job.
-    fn job_input(
-        &self,
-        request: &ExecuteRequest,
-        cache: &mut ModuleCache,
-        module_was_cached: bool,
-    ) -> Result<(PrespawnedInput, u32), WorkerResponse> {
         if !module_was_cached {
-            let bytes = std::fs::read(self.artifact_path).map_err(|e| {
-                WorkerResponse::InternalError(InternalValidationError::CouldNotOpenFile(format!(
-                    "{}: {e}",
-                    self.artifact_path.display()
-                )))
-            })?;
-            match load_artifact(self.engine, &bytes, request.artifact_checksum) {
+            let bytes = match std::fs::read(artifact_path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    return WorkerResponse::InternalError(
+                        InternalValidationError::CouldNotOpenFile(format!(
+                            "{}: {e}",
+                            artifact_path.display()
+                        )),
+                    );
+                }
+            };
+            match load_artifact(engine, &bytes, request.artifact_checksum) {
                 Ok(loaded) => {
                     cache.insert(request.artifact_checksum, bytes.len() as u64, loaded);
                 }
-                Err(LoadError::Corrupted) => {
-                    return Err(job_response(JobResponse::CorruptedArtifact));
-                }
+                Err(LoadError::Corrupted) => return job_response(JobResponse::CorruptedArtifact),
                 Err(LoadError::Deserialize(e)) => {
-                    return Err(job_response(JobResponse::RuntimeConstruction(e)));
+                    return job_response(JobResponse::RuntimeConstruction(e));
                 }
             }
         }
-        let block_data = pvf_common::blob::decompress(&request.pov.block_data.0, POV_BOMB_LIMIT)
-            .map_err(|_| job_response(JobResponse::PoVDecompressionFailure))?
-            .into_owned();
+        let Some(artifact) = cache.get(&request.artifact_checksum) else {
+            return WorkerResponse::InternalError(InternalValidationError::CouldNotOpenFile(
+                "artifact not loaded".into(),
+            ));
+        };
+        let block_data =
+            match pvf_common::blob::decompress(&request.pov.block_data.0, POV_BOMB_LIMIT) {
+                Ok(data) => data.into_owned(),
+                Err(_) => return job_response(JobResponse::PoVDecompressionFailure),
+            };
         let pov_size = block_data.len() as u32;
         let params = ValidationParams {
             parent_head: request.pvd.parent_head.clone(),
@@ -277,7 +173,24 @@ impl ExecuteWorker<'_> {
             // Encoded after the four fields (a V3 candidate's), as the reference appends it.
             extension: request.params_extension,
         };
-        Ok(((request.artifact_checksum, params), pov_size))
+        let report = job::run_in_child(
+            thread_check,
+            sandbox.job_spawn,
+            request.execution_timeout,
+            Some(host_socket),
+            |_| (self.job_fn)(engine, &artifact.module, semantics, &params, pvf_logging),
+        );
+        match report.result {
+            Ok(Ok(job_response)) => WorkerResponse::Job {
+                job_response,
+                duration: report.cpu_time,
+                pov_size,
+                max_rss_kib: report.max_rss_kib,
+                module_was_cached,
+            },
+            Ok(Err(e)) => WorkerResponse::JobError(JobError::Panic(e)),
+            Err(failure) => worker_response(failure),
+        }
     }
 }
 

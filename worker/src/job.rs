@@ -100,29 +100,6 @@ pub fn run_in_child<T: Encode + Decode>(
     host_socket: Option<RawFd>,
     job: impl FnOnce(RawFd) -> T,
 ) -> JobReport<T> {
-    run_in_child_and(
-        threads,
-        how,
-        cpu_time_limit,
-        host_socket,
-        job,
-        &mut |_, _| (),
-    )
-}
-
-/// What the worker does once a job started and before it waits for the job's reply, given
-/// the descriptor of that reply pipe: a process it clones meanwhile must close it.
-pub type WhileRunning<'a> = dyn FnMut(&mut ThreadCheck, RawFd) + 'a;
-
-/// [`run_in_child`], calling `while_running` once the job started.
-pub fn run_in_child_and<T: Encode + Decode>(
-    threads: &mut ThreadCheck,
-    how: JobSpawn,
-    cpu_time_limit: Duration,
-    host_socket: Option<RawFd>,
-    job: impl FnOnce(RawFd) -> T,
-    while_running: &mut WhileRunning<'_>,
-) -> JobReport<T> {
     let failed = |failure: JobFailure| JobReport {
         result: Err(failure),
         cpu_time: Duration::ZERO,
@@ -143,7 +120,13 @@ pub fn run_in_child_and<T: Encode + Decode>(
     };
     let read_fd = read_end.as_raw_fd();
     let child_body = move || {
-        close_inherited(read_fd, host_socket, task_dir_fd);
+        // SAFETY: closing descriptors the child inherited and never uses: the pipe's read end
+        // and the host socket, so the pipe is the job's only way out.
+        unsafe { libc::close(read_fd) };
+        for fd in host_socket.iter().chain(task_dir_fd.as_ref()) {
+            // SAFETY: as above; the worker's `/proc/self/task` would open its `/proc` files.
+            unsafe { libc::close(*fd) };
+        }
         child_main(cpu_time_limit, write_end, job)
     };
     // SAFETY: the worker is single-threaded (checked above, unless `/proc` was unavailable), so
@@ -151,83 +134,42 @@ pub fn run_in_child_and<T: Encode + Decode>(
     match unsafe { pvf_security::clone::spawn_job(how, child_body) } {
         Err(e) => kernel_err("fork/clone", e),
         Ok(child) => {
-            while_running(threads, read_fd);
-            collect(child, read_end, usage_before, cpu_time_limit, host_socket)
+            if let Some(host) = host_socket
+                && host_hung_up_first(read_fd, host)
+            {
+                // Nobody will read the answer: stop the job now, reap it, and let the worker
+                // find the closed connection when it replies.
+                let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                tracing::warn!(target: pvf_common::LOG_TARGET, job_pid = child.as_raw(), "the host is gone: killed the running job");
+                return failed(JobFailure::Died {
+                    err: "killed by its worker: the host is gone".into(),
+                    job_pid: child.as_raw(),
+                });
+            }
+            let reply = framing::recv_blocking::<_, Result<T, JobFailure>>(
+                &mut File::from(read_end),
+                MAX_JOB_REPLY_FRAME_LEN,
+            );
+            let (status, max_rss_kib) = reap(child);
+            let cpu_time = match getrusage(UsageWho::RUSAGE_CHILDREN) {
+                Ok(after) => cpu_of(&after).saturating_sub(cpu_of(&usage_before)),
+                Err(e) => return kernel_err("getrusage", e),
+            };
+            let result = match status {
+                Err(e) => Err(JobFailure::Kernel(format!("wait4: {e}"))),
+                Ok(status) if cpu_time >= cpu_time_limit => {
+                    tracing::warn!(target: pvf_common::LOG_TARGET, ?status, ?cpu_time, "job exceeded its CPU time");
+                    Err(JobFailure::TimedOut)
+                }
+                Ok(status) => interpret(child, status, reply),
+            };
+            JobReport {
+                result,
+                cpu_time,
+                max_rss_kib,
+            }
         }
-    }
-}
-
-/// Closes, in a new job process, the descriptors it inherited and must not keep: the read end
-/// of its reply pipe and the host socket, so the pipe is the job's only way out, and the
-/// worker's `/proc/self/task`, which would open its `/proc` files.
-pub(crate) fn close_inherited(
-    reply_read_fd: RawFd,
-    host_socket: Option<RawFd>,
-    task_dir_fd: Option<RawFd>,
-) {
-    close_fds(
-        std::iter::once(reply_read_fd)
-            .chain(host_socket)
-            .chain(task_dir_fd),
-    );
-}
-
-/// Closes descriptors a new job process inherited and never uses.
-pub(crate) fn close_fds(fds: impl IntoIterator<Item = RawFd>) {
-    for fd in fds {
-        // SAFETY: closing descriptors this process inherited and never uses.
-        unsafe { libc::close(fd) };
-    }
-}
-
-/// Waits for the job's reply (killing the job should the host hang up first), reaps the job
-/// and measures it.
-pub(crate) fn collect<T: Decode>(
-    child: Pid,
-    read_end: OwnedFd,
-    usage_before: nix::sys::resource::Usage,
-    cpu_time_limit: Duration,
-    host_socket: Option<RawFd>,
-) -> JobReport<T> {
-    let failed = |failure: JobFailure| JobReport {
-        result: Err(failure),
-        cpu_time: Duration::ZERO,
-        max_rss_kib: None,
-    };
-    if let Some(host) = host_socket
-        && host_hung_up_first(read_end.as_raw_fd(), host)
-    {
-        // Nobody will read the answer: stop the job now, reap it, and let the worker find the
-        // closed connection when it replies.
-        let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
-        let _ = waitpid(child, None);
-        tracing::warn!(target: pvf_common::LOG_TARGET, job_pid = child.as_raw(), "the host is gone: killed the running job");
-        return failed(JobFailure::Died {
-            err: "killed by its worker: the host is gone".into(),
-            job_pid: child.as_raw(),
-        });
-    }
-    let reply = framing::recv_blocking::<_, Result<T, JobFailure>>(
-        &mut File::from(read_end),
-        MAX_JOB_REPLY_FRAME_LEN,
-    );
-    let (status, max_rss_kib) = reap(child);
-    let cpu_time = match getrusage(UsageWho::RUSAGE_CHILDREN) {
-        Ok(after) => cpu_of(&after).saturating_sub(cpu_of(&usage_before)),
-        Err(e) => return failed(JobFailure::Kernel(format!("getrusage: {e}"))),
-    };
-    let result = match status {
-        Err(e) => Err(JobFailure::Kernel(format!("wait4: {e}"))),
-        Ok(status) if cpu_time >= cpu_time_limit => {
-            tracing::warn!(target: pvf_common::LOG_TARGET, ?status, ?cpu_time, "job exceeded its CPU time");
-            Err(JobFailure::TimedOut)
-        }
-        Ok(status) => interpret(child, status, reply),
-    };
-    JobReport {
-        result,
-        cpu_time,
-        max_rss_kib,
     }
 }
 
@@ -289,7 +231,7 @@ fn signal_name(signal: Signal) -> &'static str {
 }
 
 /// The job process: arm the limits, run the job, send one reply, exit. Never returns.
-pub(crate) fn child_main<T: Encode>(
+fn child_main<T: Encode>(
     cpu_time_limit: Duration,
     write_end: OwnedFd,
     job: impl FnOnce(RawFd) -> T,

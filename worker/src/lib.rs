@@ -23,7 +23,6 @@ pub mod host_functions;
 pub mod job;
 pub mod memory;
 pub mod prepare;
-pub mod prespawned_job;
 pub mod threads;
 
 use pvf_common::{

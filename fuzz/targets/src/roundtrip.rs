@@ -409,7 +409,6 @@ fn build_and_check(which: u8, u: &mut Unstructured<'_>) -> Result<()> {
                 executor_params: executor_params(u)?,
                 pvf_logging: u.arbitrary()?,
                 module_cache_bytes: u.arbitrary()?,
-                prespawn_jobs: u.arbitrary()?,
             },
             PartialEq::eq,
         ),

@@ -365,7 +365,6 @@ fn worker_decode_seeds() -> Named {
         executor_params: golden_params(),
         pvf_logging: false,
         module_cache_bytes: Some(256 << 20),
-        prespawn_jobs: true,
     };
     let packed = compress(&WASM_HEADER.repeat(50), 1 << 20).expect("within the limit");
     let request = ExecuteRequest {

@@ -133,8 +133,6 @@ pub struct ExecuteWorkerOptions {
     /// in the reference). The queue routes a job to an idle worker that holds its module, and
     /// skips linking the file when the worker's last module is the job's.
     pub module_cache_bytes: Option<u64>,
-    /// Whether workers clone their next job ahead of its request.
-    pub prespawn_jobs: bool,
 }
 
 struct ExecWorker {
@@ -291,7 +289,6 @@ impl ExecuteQueue {
             executor_params: (**job.pvf.executor_params()).clone(),
             pvf_logging: self.options.pvf_logging,
             module_cache_bytes: self.options.module_cache_bytes,
-            prespawn_jobs: self.options.prespawn_jobs,
         };
         let fut = self
             .spawner

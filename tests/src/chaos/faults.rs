@@ -16,9 +16,6 @@ pub enum Fault {
     KillWorker,
     /// SIGKILL to a job process.
     KillJob,
-    /// SIGKILL to the job an execute worker cloned ahead of its next request (harmless by
-    /// design: the request then runs in a job cloned on demand).
-    KillReadyJob,
     /// SIGSTOP, a pause, SIGCONT to a worker process.
     StopWorker,
     /// SIGSTOP, a pause, SIGCONT to a job process.
@@ -47,7 +44,6 @@ impl Fault {
         match self {
             Self::KillWorker => "SIGKILL worker",
             Self::KillJob => "SIGKILL job",
-            Self::KillReadyJob => "SIGKILL ready job",
             Self::StopWorker => "SIGSTOP/SIGCONT worker",
             Self::StopJob => "SIGSTOP/SIGCONT job",
             Self::DeleteArtifact => "artifact deleted",
@@ -121,7 +117,7 @@ pub fn damage_artifact(rng: &mut StdRng, cache: &Path) -> Option<Fault> {
 fn workers_and_jobs(cache: &Path) -> Vec<(i32, Option<i32>)> {
     procs::workers_of(cache)
         .into_iter()
-        .map(|w| (w, procs::running_jobs(w).first().copied()))
+        .map(|w| (w, procs::task_children(w).first().copied()))
         .collect()
 }
 
@@ -173,13 +169,11 @@ pub async fn inject(rng: &mut StdRng, cache: &Path) -> Option<Fault> {
         0..50 => {
             let (worker, job) = pick(rng, &workers_and_jobs(cache))?;
             let kill = rng.random_bool(0.5);
-            let ready = procs::ready_jobs(worker).first().copied();
-            let (pid, fault) = match (job, ready, kill) {
-                (Some(job), _, true) if rng.random_bool(0.7) => (job, Fault::KillJob),
-                (Some(job), _, false) if rng.random_bool(0.7) => (job, Fault::StopJob),
-                (None, Some(ready), true) if rng.random_bool(0.5) => (ready, Fault::KillReadyJob),
-                (_, _, true) => (worker, Fault::KillWorker),
-                (_, _, false) => (worker, Fault::StopWorker),
+            let (pid, fault) = match (job, kill) {
+                (Some(job), true) if rng.random_bool(0.7) => (job, Fault::KillJob),
+                (Some(job), false) if rng.random_bool(0.7) => (job, Fault::StopJob),
+                (_, true) => (worker, Fault::KillWorker),
+                (_, false) => (worker, Fault::StopWorker),
             };
             if kill {
                 signal_quietly(pid, libc::SIGKILL);

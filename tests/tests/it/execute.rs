@@ -215,7 +215,7 @@ async fn timeouts_and_killed_workers_or_jobs_give_the_documented_classes() {
                     .unwrap_or_default()
                     .contains("execute-worker")
             })
-            .find_map(|p| procs::running_jobs(p).first().map(|job| (p, *job)))
+            .find_map(|p| procs::task_children(p).first().map(|job| (p, *job)))
     };
     for kill_job in [false, true] {
         let running = execute(&host, &looping, &params, Duration::from_secs(20));
@@ -271,7 +271,7 @@ async fn a_stalled_execute_worker_is_possibly_invalid_not_invalid() {
             pvf_tests::poll_until(Duration::from_secs(10), "a busy execute worker", || {
                 procs::workers_of(cache.path())
                     .into_iter()
-                    .find(|p| !procs::running_jobs(*p).is_empty())
+                    .find(|p| !procs::task_children(*p).is_empty())
             })
             .await;
         // The job keeps running and its CPU-time monitor fires, but the stopped worker can

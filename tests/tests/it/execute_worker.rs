@@ -1,6 +1,5 @@
 //! The execute worker process, driven by hand through its socket: warm module cache (several
-//! modules at once), checksum, PoV bomb, timeout, the job cloned ahead of its request, with the
-//! full sandbox applied.
+//! modules at once), checksum, PoV bomb, timeout, with the full sandbox applied.
 
 use parity_scale_codec::Decode;
 use pvf_common::{
@@ -18,13 +17,6 @@ use std::{path::Path, time::Duration};
 const WORKER: &str = env!("CARGO_BIN_EXE_test-worker");
 
 async fn sandboxed_execute_worker(cache: &Path) -> (IdleWorker, WorkerHandle) {
-    sandboxed_execute_worker_with(cache, true).await
-}
-
-async fn sandboxed_execute_worker_with(
-    cache: &Path,
-    prespawn_jobs: bool,
-) -> (IdleWorker, WorkerHandle) {
     let report = pvf_host::security::probe_features(Path::new(WORKER), &[], cache);
     let security_status =
         pvf_host::security::decide(&report, true).expect("the full sandbox is available");
@@ -44,7 +36,6 @@ async fn sandboxed_execute_worker_with(
             executor_params: ExecutorParams::new(),
             pvf_logging: false,
             module_cache_bytes: Some(64 << 20),
-            prespawn_jobs,
         },
     )
     .await
@@ -305,152 +296,5 @@ async fn a_worker_keeps_several_modules_warm_at_once() {
     assert!(
         matches!(response, WorkerResponse::InternalError(_)),
         "{response:?}"
-    );
-}
-
-/// Waits until the worker `pid` has `n` jobs waiting for a request.
-async fn ready_jobs_become(worker: i32, n: usize) -> Vec<i32> {
-    pvf_tests::poll_until(Duration::from_secs(5), "the worker's ready jobs", || {
-        let ready = pvf_tests::procs::ready_jobs(worker);
-        (ready.len() == n).then_some(ready)
-    })
-    .await
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn a_job_cloned_ahead_of_its_request_keeps_the_limits_and_is_replaced_if_killed() {
-    let _process = pvf_tests::sharing_the_process();
-    let cache = tempfile::tempdir().unwrap();
-    let (mut worker, handle) = sandboxed_execute_worker(cache.path()).await;
-    let worker_pid = handle.pid() as i32;
-    let params = pvf_tests::empty_validation_params();
-    // Before any module is cached, no job waits: it could serve nothing.
-    assert_eq!(
-        pvf_tests::procs::task_children(worker_pid),
-        Vec::<i32>::new()
-    );
-    let looping = compile(pvf_tests::test_pvf("endless-loop.wat"));
-    let timeout = Duration::from_millis(500);
-    let endless = request(&params, vec![], ArtifactChecksum::of(&looping), timeout);
-    assert_eq!(
-        execute(&mut worker, Some(&looping), &endless).await,
-        WorkerResponse::JobTimedOut
-    );
-    // The module is cached: the next job waits, and the waiting one runs under the same
-    // CPU-time limit.
-    let waiting = ready_jobs_become(worker_pid, 1).await;
-    let started = std::time::Instant::now();
-    assert_eq!(
-        execute(&mut worker, None, &endless).await,
-        WorkerResponse::JobTimedOut
-    );
-    assert!(
-        started.elapsed() >= timeout && started.elapsed() < timeout * 4,
-        "{:?}",
-        started.elapsed()
-    );
-    assert!(
-        !pvf_tests::procs::is_alive(waiting[0]),
-        "the waiting job did not run the request"
-    );
-
-    // A waiting job killed before its request: the request runs in a job cloned then, and the
-    // death of a job that never ran anything is nobody's verdict.
-    let minimal = compile(pvf_tests::test_pvf("minimal-pvf.wat"));
-    let quick = request(
-        &params,
-        vec![],
-        ArtifactChecksum::of(&minimal),
-        Duration::from_secs(5),
-    );
-    let first = execute(&mut worker, Some(&minimal), &quick).await;
-    assert!(matches!(first, WorkerResponse::Job { .. }), "{first:?}");
-    let waiting = ready_jobs_become(worker_pid, 1).await;
-    pvf_tests::procs::signal(waiting[0], libc::SIGKILL);
-    // Dead before the request: one killed while it takes the request dies running it.
-    pvf_tests::poll_until(Duration::from_secs(5), "the killed job to die", || {
-        (!pvf_tests::procs::is_alive(waiting[0])).then_some(())
-    })
-    .await;
-    let again = execute(&mut worker, None, &quick).await;
-    assert_eq!(
-        std::mem::discriminant(&again),
-        std::mem::discriminant(&first),
-        "{again:?}"
-    );
-    if let (
-        WorkerResponse::Job {
-            job_response: a, ..
-        },
-        WorkerResponse::Job {
-            job_response: b, ..
-        },
-    ) = (&first, &again)
-    {
-        assert_eq!(a, b);
-    }
-    // A module the waiting job does not hold gets a job cloned on demand; the waiting one is
-    // reaped, not left behind.
-    let waiting = ready_jobs_become(worker_pid, 1).await;
-    let other = compile(pvf_tests::with_module_name(
-        &pvf_tests::test_pvf("minimal-pvf.wat"),
-        "other",
-    ));
-    let response = execute(
-        &mut worker,
-        Some(&other),
-        &request(
-            &params,
-            vec![],
-            ArtifactChecksum::of(&other),
-            Duration::from_secs(5),
-        ),
-    )
-    .await;
-    assert!(
-        matches!(
-            response,
-            WorkerResponse::Job {
-                module_was_cached: false,
-                ..
-            }
-        ),
-        "{response:?}"
-    );
-    assert!(!pvf_tests::procs::is_alive(waiting[0]));
-    let now_waiting = ready_jobs_become(worker_pid, 1).await;
-    assert_ne!(now_waiting, waiting);
-
-    // The host hangs up: the worker exits and its waiting job with it.
-    drop(worker);
-    pvf_tests::poll_until(Duration::from_secs(5), "the waiting job to go", || {
-        (!pvf_tests::procs::is_alive(now_waiting[0])).then_some(())
-    })
-    .await;
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn without_prespawning_no_job_waits_between_requests() {
-    let _process = pvf_tests::sharing_the_process();
-    let cache = tempfile::tempdir().unwrap();
-    let (mut worker, handle) = sandboxed_execute_worker_with(cache.path(), false).await;
-    let minimal = compile(pvf_tests::test_pvf("minimal-pvf.wat"));
-    let quick = request(
-        &pvf_tests::empty_validation_params(),
-        vec![],
-        ArtifactChecksum::of(&minimal),
-        Duration::from_secs(5),
-    );
-    for artifact in [Some(&minimal[..]), None] {
-        let response = execute(&mut worker, artifact, &quick).await;
-        assert!(
-            matches!(response, WorkerResponse::Job { .. }),
-            "{response:?}"
-        );
-    }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        pvf_tests::procs::task_children(handle.pid() as i32),
-        Vec::<i32>::new()
     );
 }
