@@ -10,10 +10,76 @@ use nix::{
     unistd::{ForkResult, Pid, fork},
 };
 
-/// Stack for the cloned child; the job runs its own threads for the heavy work.
+/// Stack for the cloned child unless the worker reserved a larger one
+/// ([`reserve_job_stack`]); with this one the job runs its heavy work on threads of its own.
 pub const CLONE_STACK_SIZE: usize = 2 * 1024 * 1024;
 
-static CLONE_STACK: std::sync::Mutex<Option<Box<[u8]>>> = std::sync::Mutex::new(None);
+/// One stack for every clone: each child runs on its own copy-on-write copy and the parent
+/// never touches it, so its pages are never populated in the parent, cost nothing to clone,
+/// and each child pays only for what it uses. A fresh zeroed buffer per job cost a 2 MiB
+/// memset and its page faults on every execution.
+static CLONE_STACK: std::sync::Mutex<Option<CloneStack>> = std::sync::Mutex::new(None);
+
+/// In a job process: the size of the stack it started on (0 after a plain `fork`).
+static JOB_STACK_SIZE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// A private anonymous mapping, never unmapped, with a guard page below it.
+struct CloneStack {
+    usable: *mut u8,
+    len: usize,
+}
+
+// SAFETY: the mapping is process-wide memory; the pointer is only turned into a slice under
+// the `CLONE_STACK` lock.
+unsafe impl Send for CloneStack {}
+
+impl CloneStack {
+    fn map(len: usize) -> std::io::Result<Self> {
+        let page = 4096;
+        let len = len.next_multiple_of(page);
+        // SAFETY: a fresh anonymous mapping; nothing else refers to its address range.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len + page,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: the lowest page of the mapping made above: an overflow faults there instead
+        // of running into whatever lies below.
+        if unsafe { libc::mprotect(base, page, libc::PROT_NONE) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(Self {
+            // SAFETY: `page` bytes into a mapping of `len + page` bytes.
+            usable: unsafe { base.cast::<u8>().add(page) },
+            len,
+        })
+    }
+}
+
+/// Makes every later secure-clone job start on a stack of at least `len` bytes, so that it can
+/// run deep code (a PVF's `validate_block`) without a thread of its own. The mapping costs
+/// address space only. Call while single-threaded, before the first job.
+pub fn reserve_job_stack(len: usize) -> std::io::Result<()> {
+    let mut stack = CLONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
+    if stack.as_ref().is_none_or(|s| s.len < len) {
+        *stack = Some(CloneStack::map(len.max(CLONE_STACK_SIZE))?);
+    }
+    Ok(())
+}
+
+/// In a job process: the size of the stack it started on, 0 if it was forked (it then runs on
+/// its worker's main-thread stack, whose size it cannot rely on). In any other process: 0.
+pub fn job_stack_size() -> usize {
+    JOB_STACK_SIZE.load(std::sync::atomic::Ordering::Relaxed)
+}
 
 /// The namespaces a job gets. A new network namespace costs 0.5–1.3 ms per clone, so when
 /// the worker already sits in an empty one of its own, jobs inherit it instead: it has no
@@ -72,13 +138,20 @@ pub unsafe fn spawn_job(
             worker_has_user_namespace,
             worker_has_network_namespace,
         } => {
-            // One buffer for every clone: each child runs on its own copy-on-write copy and the
-            // parent never touches it, so it is never dirtied. A fresh zeroed buffer per job
-            // cost a 2 MiB memset and its page faults on every execution.
             let mut stack = CLONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
-            let stack = stack.get_or_insert_with(|| vec![0u8; CLONE_STACK_SIZE].into_boxed_slice());
+            if stack.is_none() {
+                *stack = Some(CloneStack::map(CLONE_STACK_SIZE).map_err(io_errno)?);
+            }
+            let Some(stack) = stack.as_ref() else {
+                return Err(nix::errno::Errno::ENOMEM);
+            };
+            // SAFETY: the mapping is readable and writable for `len` bytes from `usable` and
+            // lives for the rest of the process; only the child writes to it, on its own copy.
+            let stack_slice = unsafe { std::slice::from_raw_parts_mut(stack.usable, stack.len) };
+            let stack_len = stack.len;
             let mut child = Some(child);
             let callback = Box::new(move || -> isize {
+                JOB_STACK_SIZE.store(stack_len, std::sync::atomic::Ordering::Relaxed);
                 match child.take() {
                     Some(run) => run_child(run),
                     None => 1,
@@ -89,13 +162,17 @@ pub unsafe fn spawn_job(
             unsafe {
                 nix::sched::clone(
                     callback,
-                    stack,
+                    stack_slice,
                     job_namespaces(worker_has_user_namespace, worker_has_network_namespace),
                     Some(libc::SIGCHLD),
                 )
             }
         }
     }
+}
+
+fn io_errno(e: std::io::Error) -> nix::errno::Errno {
+    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::ENOMEM))
 }
 
 fn run_child(child: impl FnOnce() -> std::convert::Infallible) -> ! {

@@ -294,6 +294,25 @@ pub fn find_named(dir: &Path, name: &str) -> Vec<PathBuf> {
     found
 }
 
+/// The deepest recursion of `recursion-depth.wat` for which `returns(depth)` holds, by
+/// bisection below 2^20 (which the logical stack limit must stop).
+pub fn deepest_recursion(mut returns: impl FnMut(u32) -> bool) -> u32 {
+    let (mut good, mut bad) = (0u32, 1u32 << 20);
+    assert!(
+        !returns(bad),
+        "the logical limit must stop recursion before {bad}"
+    );
+    while bad - good > 1 {
+        let mid = good + (bad - good) / 2;
+        if returns(mid) {
+            good = mid
+        } else {
+            bad = mid
+        }
+    }
+    good
+}
+
 /// Process inspection through `/proc`.
 pub mod procs {
     use std::path::Path;

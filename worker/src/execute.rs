@@ -23,6 +23,11 @@ use wasmtime::{Engine, InstancePre, Linker, Module};
 /// frames around the wasm code (wasmtime runs guest code on the caller's stack).
 pub const EXECUTE_THREAD_STACK_SLACK: usize = 2 * 1024 * 1024;
 
+/// The stack `validate_block` needs under `semantics`.
+pub fn execute_stack_size(semantics: &Semantics) -> usize {
+    semantics.native_stack_max as usize + EXECUTE_THREAD_STACK_SLACK
+}
+
 /// Why an artifact could not be loaded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LoadError {
@@ -196,8 +201,10 @@ pub fn validate_block(
     }
 }
 
-/// [`validate_block`] on a thread with `StackNativeMax` + slack of stack, as the job runs it:
-/// wasmtime does not check that the native stack limit it enforces really exists.
+/// [`validate_block`] on a stack of `StackNativeMax` + slack: wasmtime does not check that the
+/// native stack limit it enforces really exists. A job cloned on a stack that large (the
+/// execute worker reserves it, [`pvf_security::clone::reserve_job_stack`]) runs it right
+/// there; anything else (a forked job, a test, a benchmark) on a thread of that stack size.
 pub fn validate_block_on_big_stack(
     engine: &Engine,
     module: &Module,
@@ -205,7 +212,10 @@ pub fn validate_block_on_big_stack(
     params: &ValidationParams,
     logging: bool,
 ) -> Result<JobResponse, String> {
-    let stack_size = semantics.native_stack_max as usize + EXECUTE_THREAD_STACK_SLACK;
+    let stack_size = execute_stack_size(semantics);
+    if pvf_security::clone::job_stack_size() >= stack_size {
+        return Ok(validate_block(engine, module, semantics, params, logging));
+    }
     std::thread::scope(|scope| {
         let handle = std::thread::Builder::new()
             .name("execute".into())

@@ -9,7 +9,7 @@
 
 use crate::{
     ExecuteJobFn, WorkerBodies, WorkerError, connect_and_sandbox,
-    execute::{LoadError, LoadedArtifact, load_artifact},
+    execute::{LoadError, LoadedArtifact, execute_stack_size, load_artifact},
     job,
     threads::ThreadCheck,
 };
@@ -65,6 +65,11 @@ pub fn run_execute_worker_with(
     let semantics = Semantics::from_executor_params(&handshake.executor_params);
     let engine = engine::new_engine(&semantics).map_err(io::Error::other)?;
     let artifact_path = sandbox.worker_dir.join(ARTIFACT_FILE_NAME);
+    // Cloned jobs then run `validate_block` on their main thread: starting a thread with that
+    // stack cost each job about 0.1 ms.
+    if let Err(e) = pvf_security::clone::reserve_job_stack(execute_stack_size(&semantics)) {
+        tracing::warn!(target: pvf_common::LOG_TARGET, %e, "cannot reserve the jobs' stack; each job starts a thread for it");
+    }
     let mut cache = ModuleCache::new(handshake.module_cache_bytes.unwrap_or(0));
     loop {
         let request: ExecuteRequest =

@@ -29,11 +29,32 @@ use std::{
     fs::File,
     os::fd::{AsRawFd, OwnedFd, RawFd},
     panic::AssertUnwindSafe,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicI32, Ordering},
     time::Duration,
 };
 
 static REPLY_CLAIMED: AtomicBool = AtomicBool::new(false);
+
+/// The job's reply pipe, for the CPU-time monitor's signal handler.
+static TIMED_OUT_REPLY_FD: AtomicI32 = AtomicI32::new(-1);
+
+/// The CPU-time monitor's signal handler: replies `TimedOut` (unless a reply was sent) and
+/// ends the job. Async-signal-safe: an atomic load and swap, `write`, `_exit`.
+extern "C" fn reply_timed_out(_signal: libc::c_int) {
+    let fd = TIMED_OUT_REPLY_FD.load(Ordering::SeqCst);
+    if fd >= 0 && claim_reply() {
+        // SAFETY: writes a static buffer to the job's pipe.
+        unsafe {
+            libc::write(
+                fd,
+                TIMED_OUT_REPLY_FRAME.as_ptr().cast(),
+                TIMED_OUT_REPLY_FRAME.len(),
+            )
+        };
+    }
+    // SAFETY: ends the process at once; the reply, if any, is written.
+    unsafe { libc::_exit(1) }
+}
 
 /// Returns `true` to exactly one caller per job process: the one that may write the reply.
 pub fn claim_reply() -> bool {
@@ -240,23 +261,10 @@ fn child_main<T: Encode>(
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
     let fd = write_end.as_raw_fd();
-    let monitor = cpu_monitor::spawn(cpu_time_limit, move || {
-        if claim_reply() {
-            // SAFETY: writes a static buffer to the job's pipe.
-            unsafe {
-                libc::write(
-                    fd,
-                    TIMED_OUT_REPLY_FRAME.as_ptr().cast(),
-                    TIMED_OUT_REPLY_FRAME.len(),
-                )
-            };
-        }
-        // SAFETY: ends the process at once; the reply is already written.
-        unsafe { libc::_exit(1) }
-    });
-    let result: Result<T, JobFailure> = match monitor {
+    TIMED_OUT_REPLY_FD.store(fd, Ordering::SeqCst);
+    let result: Result<T, JobFailure> = match cpu_monitor::arm(cpu_time_limit, reply_timed_out) {
         Err(e) => Err(JobFailure::Kernel(format!(
-            "cannot spawn the CPU-time monitor: {e}"
+            "cannot arm the CPU-time monitor: {e}"
         ))),
         Ok(()) => std::panic::catch_unwind(AssertUnwindSafe(|| job(fd))).map_err(|panic| {
             let msg = panic

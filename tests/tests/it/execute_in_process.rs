@@ -205,7 +205,7 @@ fn growing_memory_past_max_memory_pages_is_invalid() {
 fn max_depth(native_stack_max: u32) -> u32 {
     let params = ExecutorParams::from(vec![ExecutorParam::StackNativeMax(native_stack_max)]);
     let (engine, module, semantics) = compile(pvf_tests::test_pvf("recursion-depth.wat"), params);
-    let ok = |depth: u32| {
+    pvf_tests::deepest_recursion(|depth| {
         let response = pvf_worker::execute::validate_block_on_big_stack(
             &engine,
             &module,
@@ -215,17 +215,7 @@ fn max_depth(native_stack_max: u32) -> u32 {
         )
         .unwrap();
         matches!(response, JobResponse::Ok { .. })
-    };
-    let (mut good, mut bad) = (0u32, 1u32 << 20);
-    assert!(
-        !ok(bad),
-        "the logical limit must stop recursion before {bad}"
-    );
-    while bad - good > 1 {
-        let mid = good + (bad - good) / 2;
-        if ok(mid) { good = mid } else { bad = mid }
-    }
-    good
+    })
 }
 
 #[test]

@@ -298,3 +298,62 @@ async fn a_worker_keeps_several_modules_warm_at_once() {
         "{response:?}"
     );
 }
+
+/// A cloned job runs `validate_block` on its own stack, not on a thread: it must reach the
+/// same logical recursion depth as a thread with `StackNativeMax` + slack of stack, and fail
+/// one deeper with the same verdict, not crash.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_cloned_job_recurses_exactly_as_deep_as_a_big_stack_thread() {
+    let _process = pvf_tests::sharing_the_process();
+    let cache = tempfile::tempdir().unwrap();
+    let (mut worker, _handle) = sandboxed_execute_worker(cache.path()).await;
+    let artifact = compile(pvf_tests::test_pvf("recursion-depth.wat"));
+    let checksum = ArtifactChecksum::of(&artifact);
+    let semantics = pvf_common::engine::Semantics::default();
+    let engine = pvf_common::engine::new_engine(&semantics).unwrap();
+    let loaded = pvf_worker::execute::load_artifact(&engine, &artifact, checksum).unwrap();
+    let params = |depth: u32| {
+        let mut params = pvf_tests::empty_validation_params();
+        params.block_data = BlockData(depth.to_le_bytes().to_vec());
+        params
+    };
+    let on_a_thread = pvf_tests::deepest_recursion(|depth| {
+        matches!(
+            pvf_worker::execute::validate_block_on_big_stack(
+                &engine,
+                &loaded.module,
+                &semantics,
+                &params(depth),
+                false
+            ),
+            Ok(JobResponse::Ok { .. })
+        )
+    });
+    let mut artifact = Some(&artifact[..]);
+    for (depth, returns) in [(on_a_thread, true), (on_a_thread + 1, false)] {
+        let p = params(depth);
+        let response = execute(
+            &mut worker,
+            artifact.take(),
+            &request(&p, p.block_data.0.clone(), checksum, Duration::from_secs(5)),
+        )
+        .await;
+        match (&response, returns) {
+            (
+                WorkerResponse::Job {
+                    job_response: JobResponse::Ok { .. },
+                    ..
+                },
+                true,
+            )
+            | (
+                WorkerResponse::Job {
+                    job_response: JobResponse::InvalidCandidate(_),
+                    ..
+                },
+                false,
+            ) => {}
+            _ => panic!("depth {depth}: {response:?}"),
+        }
+    }
+}
