@@ -8,8 +8,10 @@
 //! Run for each module-cache setting: none (what the reference does: load per job), one module
 //! per worker (this host before the byte-bounded cache), and the default byte-bounded cache
 //! with artifact affinity. Printed: throughput, p50/p95/p99 per kind, the module-cache hit
-//! rate, and each execute worker's peak RSS. Then the memory of this process, which embeds the
-//! host, idle and with 1,000 adder executions queued. Prints figures, asserts nothing.
+//! rate, and each execute worker's memory: peak RSS, private memory, and the module bytes its
+//! cache holds (mapped from memfds, which the RSS counts only as far as jobs touched them),
+//! next to the configured budget. Then the memory of this process, which embeds the host, idle
+//! and with 1,000 adder executions queued. Prints figures, asserts nothing.
 //!
 //! With `REFBENCH_MIXED` set to `tools/refharness-mixed`'s `refbench-mixed` (the reference
 //! host, `polkadot-node-core-pvf` 36.0.0, built outside CI; see its README), the same run first
@@ -25,6 +27,8 @@
 //! REFBENCH_MIXED=/path/to/refbench-mixed cargo bench -p pvf-tests --bench mixed_workload
 //! ```
 
+#[path = "mixed_workload/memory.rs"]
+mod memory;
 #[path = "mixed_workload/reference.rs"]
 mod reference;
 
@@ -111,29 +115,6 @@ fn targets(corpus: &Path) -> Vec<Target> {
     targets
 }
 
-/// The peak RSS (VmHWM, KiB) of each execute worker of the host on `cache`.
-fn execute_worker_peaks(cache: &Path) -> Vec<u64> {
-    let needle = pvf_tests::procs::worker_needle(cache);
-    pvf_tests::procs::with_cmdline_containing(&needle)
-        .into_iter()
-        .filter(|&pid| {
-            pvf_tests::procs::cmdline(pid).is_some_and(|c| c.contains("execute-worker"))
-                && pvf_tests::procs::state_and_parent(pid)
-                    .is_some_and(|(_, parent)| parent == std::process::id() as i32)
-        })
-        .filter_map(|pid| {
-            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .collect()
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
@@ -164,7 +145,7 @@ struct Outcome {
     approval: Vec<Duration>,
     hits: u64,
     loads: u64,
-    worker_peaks_kib: Vec<u64>,
+    workers: Vec<memory::WorkerMemory>,
     wrong: usize,
     repeated_adder_p50: Duration,
 }
@@ -247,7 +228,7 @@ fn run(
     });
     let wall = started.elapsed();
     let after = host.counters();
-    let worker_peaks_kib = execute_worker_peaks(cache.path());
+    let worker_memory = memory::execute_workers(cache.path());
     // One PVF again and again, one at a time, on workers as the run left them: what a warm
     // execution costs next to however many modules the worker holds.
     let adder = targets.iter().find(|t| t.valid).expect("an adder target");
@@ -276,7 +257,7 @@ fn run(
         approval: Vec::new(),
         hits: after.execute_module_cache_hits - before.execute_module_cache_hits,
         loads: after.execute_module_loads - before.execute_module_loads,
-        worker_peaks_kib,
+        workers: worker_memory,
         wrong: 0,
         repeated_adder_p50: percentile(&repeated, 0.5),
     };
@@ -388,12 +369,11 @@ fn main() {
         ] {
             print_kind(kind, timings.len(), percentiles_ms(timings));
         }
-        let peaks: Vec<String> = outcome
-            .worker_peaks_kib
-            .iter()
-            .map(|kib| format!("{} MiB", kib / 1024))
-            .collect();
-        println!("  execute worker peak RSS: {}", peaks.join(", "));
+        let bound = bytes.map_or("none".into(), |b| format!("{} MiB", b >> 20));
+        println!(
+            "  execute workers (module budget {bound} each, plus the module used last): {}",
+            memory::describe(&outcome.workers)
+        );
         println!(
             "  then the adder alone, 100 times in a row: p50 {}",
             ms(outcome.repeated_adder_p50)
