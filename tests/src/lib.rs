@@ -304,11 +304,7 @@ pub fn deepest_recursion(mut returns: impl FnMut(u32) -> bool) -> u32 {
     );
     while bad - good > 1 {
         let mid = good + (bad - good) / 2;
-        if returns(mid) {
-            good = mid
-        } else {
-            bad = mid
-        }
+        if returns(mid) { good = mid } else { bad = mid }
     }
     good
 }
