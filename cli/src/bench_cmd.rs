@@ -146,15 +146,19 @@ fn in_process(case: &Case, runs: usize) -> Result<Duration, String> {
             .map_err(|e| e.to_string())?;
     let semantics = Semantics::default();
     let engine = engine::new_engine(&semantics)?;
-    let loaded =
-        pvf_worker::execute::load_artifact(&engine, &artifact, ArtifactChecksum::of(&artifact))
-            .map_err(|e| e.to_string())?;
+    let loaded = pvf_worker::execute::load_artifact(
+        &engine,
+        &artifact,
+        ArtifactChecksum::of(&artifact),
+        semantics.host_functions,
+    )
+    .map_err(|e| e.to_string())?;
     let mut samples: Vec<Duration> = (0..runs)
         .map(|_| {
             let started = Instant::now();
             pvf_worker::execute::validate_block_on_big_stack(
                 &engine,
-                &loaded.module,
+                &loaded,
                 &semantics,
                 &case.params,
                 false,

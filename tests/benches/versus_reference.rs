@@ -21,6 +21,7 @@
 //!
 //! ```text
 //! REFBENCH=/path/to/refbench cargo bench -p pvf-tests --bench versus_reference
+//! BENCH_PRECHECK=0 REFBENCH=… cargo bench -p pvf-tests --bench versus_reference   # execution only
 //! ```
 
 use parity_scale_codec::{Decode, Encode};
@@ -324,7 +325,9 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    precheck_side_by_side(&runtime, &corpus, refbench.as_deref(), rounds);
+    if env("BENCH_PRECHECK", 1) != 0 {
+        precheck_side_by_side(&runtime, &corpus, refbench.as_deref(), rounds);
+    }
     println!(
         "\nexecution side by side: {rounds} rounds, {reps} sequential runs, {concurrent} at once × {batches} batches, 2 execute workers"
     );

@@ -149,7 +149,12 @@ impl ExecuteWorker<'_> {
                     );
                 }
             };
-            match load_artifact(engine, &bytes, request.artifact_checksum) {
+            match load_artifact(
+                engine,
+                &bytes,
+                request.artifact_checksum,
+                semantics.host_functions,
+            ) {
                 Ok(loaded) => {
                     cache.insert(request.artifact_checksum, bytes.len() as u64, loaded);
                 }
@@ -183,7 +188,7 @@ impl ExecuteWorker<'_> {
             sandbox.job_spawn,
             request.execution_timeout,
             Some(host_socket),
-            |_| (self.job_fn)(engine, &artifact.module, semantics, &params, pvf_logging),
+            |_| (self.job_fn)(engine, artifact, semantics, &params, pvf_logging),
         );
         match report.result {
             Ok(Ok(job_response)) => WorkerResponse::Job {

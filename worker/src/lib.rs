@@ -83,7 +83,7 @@ pub type PrepareJobFn = fn(
 /// binaries never contain it. `Err` is a job failure that is not the candidate's fault.
 pub type ExecuteJobFn = fn(
     &wasmtime::Engine,
-    &wasmtime::Module,
+    &execute::LoadedArtifact,
     &pvf_common::engine::Semantics,
     &pvf_common::execute::ValidationParams,
     bool,

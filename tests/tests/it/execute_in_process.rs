@@ -8,13 +8,10 @@ use pvf_common::{
     engine::{self, Semantics},
     execute::{BlockData, HeadData, JobResponse, ValidationParams, ValidationResult},
 };
-use pvf_worker::execute::{load_artifact, validate_block};
+use pvf_worker::execute::{LoadedArtifact, load_artifact, validate_block};
 use std::time::Duration;
 
-fn compile(
-    code: Vec<u8>,
-    params: ExecutorParams,
-) -> (wasmtime::Engine, wasmtime::Module, Semantics) {
+fn compile(code: Vec<u8>, params: ExecutorParams) -> (wasmtime::Engine, LoadedArtifact, Semantics) {
     let pvf = pvf_tests::pvf_with_params(
         code,
         params.clone(),
@@ -27,13 +24,14 @@ fn compile(
     let semantics = Semantics::from_executor_params(&params);
     let engine = engine::new_engine(&semantics).unwrap();
     let checksum = pvf_common::prepare::ArtifactChecksum::of(&artifact);
-    let loaded = load_artifact(&engine, &artifact, checksum).expect("loads");
-    (engine, loaded.module, semantics)
+    let loaded =
+        load_artifact(&engine, &artifact, checksum, semantics.host_functions).expect("loads");
+    (engine, loaded, semantics)
 }
 
 fn run(code: Vec<u8>, params: ExecutorParams, input: &ValidationParams) -> JobResponse {
-    let (engine, module, semantics) = compile(code, params);
-    validate_block(&engine, &module, &semantics, input, false)
+    let (engine, loaded, semantics) = compile(code, params);
+    validate_block(&engine, &loaded.module, &semantics, input, false)
 }
 
 fn params_with(block_data: Vec<u8>) -> ValidationParams {
@@ -68,7 +66,7 @@ fn adder_vectors_give_identical_results_on_both_builds() {
         "pvf/test-parachain-adder.gossamer.wasm",
         "pvf/test-parachain-adder.kagome.compressed.wasm",
     ] {
-        let (engine, module, semantics) = compile(
+        let (engine, loaded, semantics) = compile(
             std::fs::read(corpus.join(build)).unwrap(),
             ExecutorParams::new(),
         );
@@ -78,7 +76,7 @@ fn adder_vectors_give_identical_results_on_both_builds() {
                 hex::decode(vector["validation_params_scale_hex"].as_str().unwrap()).unwrap();
             let params = ValidationParams::decode(&mut &params_bytes[..]).unwrap();
             assert_eq!(params.encode(), params_bytes, "{name}: params re-encode");
-            let response = validate_block(&engine, &module, &semantics, &params, false);
+            let response = validate_block(&engine, &loaded.module, &semantics, &params, false);
             match vector["expected_validation_result_scale_hex"].as_str() {
                 Some(expected) => match response {
                     JobResponse::Ok { result_descriptor } => {
@@ -109,7 +107,7 @@ fn a_chain_of_ten_adder_blocks_validates_in_sequence() {
         return;
     };
     let code = std::fs::read(corpus.join("pvf/test-parachain-adder.gossamer.wasm")).unwrap();
-    let (engine, module, semantics) = compile(code, ExecutorParams::new());
+    let (engine, loaded, semantics) = compile(code, ExecutorParams::new());
     let head = |number: u64, parent: [u8; 32], state: u64| {
         let mut bytes = number.encode();
         bytes.extend_from_slice(&parent);
@@ -129,7 +127,7 @@ fn a_chain_of_ten_adder_blocks_validates_in_sequence() {
             relay_parent_storage_root: [0; 32],
             extension: None,
         };
-        let result = match validate_block(&engine, &module, &semantics, &params, false) {
+        let result = match validate_block(&engine, &loaded.module, &semantics, &params, false) {
             JobResponse::Ok { result_descriptor } => result_descriptor,
             other => panic!("block {number}: {other:?}"),
         };
@@ -204,11 +202,11 @@ fn growing_memory_past_max_memory_pages_is_invalid() {
 /// The deepest recursion that still returns, found by bisection.
 fn max_depth(native_stack_max: u32) -> u32 {
     let params = ExecutorParams::from(vec![ExecutorParam::StackNativeMax(native_stack_max)]);
-    let (engine, module, semantics) = compile(pvf_tests::test_pvf("recursion-depth.wat"), params);
+    let (engine, loaded, semantics) = compile(pvf_tests::test_pvf("recursion-depth.wat"), params);
     pvf_tests::deepest_recursion(|depth| {
         let response = pvf_worker::execute::validate_block_on_big_stack(
             &engine,
-            &module,
+            &loaded,
             &semantics,
             &params_with(depth.to_le_bytes().to_vec()),
             false,

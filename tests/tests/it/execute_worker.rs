@@ -311,7 +311,9 @@ async fn a_cloned_job_recurses_exactly_as_deep_as_a_big_stack_thread() {
     let checksum = ArtifactChecksum::of(&artifact);
     let semantics = pvf_common::engine::Semantics::default();
     let engine = pvf_common::engine::new_engine(&semantics).unwrap();
-    let loaded = pvf_worker::execute::load_artifact(&engine, &artifact, checksum).unwrap();
+    let loaded =
+        pvf_worker::execute::load_artifact(&engine, &artifact, checksum, semantics.host_functions)
+            .unwrap();
     let params = |depth: u32| {
         let mut params = pvf_tests::empty_validation_params();
         params.block_data = BlockData(depth.to_le_bytes().to_vec());
@@ -321,7 +323,7 @@ async fn a_cloned_job_recurses_exactly_as_deep_as_a_big_stack_thread() {
         matches!(
             pvf_worker::execute::validate_block_on_big_stack(
                 &engine,
-                &loaded.module,
+                &loaded,
                 &semantics,
                 &params(depth),
                 false

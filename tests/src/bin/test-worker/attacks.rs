@@ -38,14 +38,14 @@ pub fn prepare_job(
 /// travels unchanged from the job to the caller of `execute_pvf`.
 pub fn execute_job(
     engine: &wasmtime::Engine,
-    module: &wasmtime::Module,
+    artifact: &pvf_worker::execute::LoadedArtifact,
     semantics: &Semantics,
     params: &ValidationParams,
     logging: bool,
 ) -> Result<JobResponse, String> {
     let Some(mut request) = params.block_data.0.strip_prefix(ATTACK_MAGIC) else {
         return pvf_worker::execute::validate_block_on_big_stack(
-            engine, module, semantics, params, logging,
+            engine, artifact, semantics, params, logging,
         );
     };
     let attack = Attack::decode(&mut request).map_err(|e| format!("bad attack: {e}"))?;
