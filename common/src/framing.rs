@@ -103,7 +103,9 @@ pub fn recv_blocking<R: Read, T: Decode>(r: &mut R, max: u64) -> Result<T, Frame
     let mut prefix = [0u8; 8];
     read_exact_or_truncated(r, &mut prefix, 8)?;
     let len = check_len(prefix, max)?;
-    let mut payload = Vec::new();
+    // Sized up front, as the async reader does: from empty, `read_to_end` reads a small frame
+    // in several system calls (32, 32, 64 bytes …).
+    let mut payload = Vec::with_capacity((len as usize).min(READ_CHUNK));
     let got = r.take(len).read_to_end(&mut payload)? as u64;
     if got < len {
         return Err(FrameError::Truncated { expected: len, got });
