@@ -10,8 +10,9 @@
 //! with artifact affinity. Printed: throughput, p50/p95/p99 per kind, the module-cache hit
 //! rate, and each execute worker's memory: peak RSS, private memory, and the module bytes its
 //! cache holds (mapped from memfds, which the RSS counts only as far as jobs touched them),
-//! next to the configured budget. Then the memory of this process, which embeds the host, idle
-//! and with 1,000 adder executions queued. Prints figures, asserts nothing.
+//! next to the configured budget; then every PVF in turn, one at a time, so that the latency
+//! of warm executions shows without queueing. Then the memory of this process, which embeds
+//! the host, idle and with 1,000 adder executions queued. Prints figures, asserts nothing.
 //!
 //! With `REFBENCH_MIXED` set to `tools/refharness-mixed`'s `refbench-mixed` (the reference
 //! host, `polkadot-node-core-pvf` 36.0.0, built outside CI; see its README), the same run first
@@ -50,6 +51,8 @@ const RUNTIMES: &[&str] = pvf_tests::CORPUS_PARACHAIN_RUNTIMES;
 const VARIANTS_PER_RUNTIME: u8 = 8;
 const ADDER_VARIANTS: u8 = 4;
 const IN_FLIGHT: usize = 4;
+/// Rounds over every target, one execution at a time, after the mixed run.
+const WARM_ROUNDS: usize = 5;
 const RELAY_PARENT: [u8; 32] = [7; 32];
 
 /// One distinct PVF and the candidate it gets.
@@ -148,6 +151,10 @@ struct Outcome {
     workers: Vec<memory::WorkerMemory>,
     wrong: usize,
     repeated_adder_p50: Duration,
+    /// Every target in turn, one at a time: p50/p95/p99 in ms, hits, executions.
+    one_at_a_time: [f64; 3],
+    one_at_a_time_hits: u64,
+    one_at_a_time_n: usize,
 }
 
 fn run(
@@ -250,6 +257,30 @@ fn run(
         all
     });
     repeated.sort();
+    // Every PVF in turn, one at a time (no queueing): the latency of the workload's own
+    // executions when their modules are warm, and how many were.
+    let before_warm = host.counters();
+    let mut warm: Vec<Duration> = runtime.block_on(async {
+        let mut all = Vec::new();
+        for _ in 0..WARM_ROUNDS {
+            for target in targets.iter() {
+                let began = Instant::now();
+                let _ = host
+                    .execute_pvf(
+                        target.pvf.clone(),
+                        Duration::from_secs(12),
+                        target.pvd.clone(),
+                        target.pov.clone(),
+                        PvfExecKind::Approval,
+                    )
+                    .await;
+                all.push(began.elapsed());
+            }
+        }
+        all
+    });
+    warm.sort();
+    let after_warm = host.counters();
     drop(host);
     let mut outcome = Outcome {
         wall,
@@ -260,6 +291,10 @@ fn run(
         workers: worker_memory,
         wrong: 0,
         repeated_adder_p50: percentile(&repeated, 0.5),
+        one_at_a_time: percentiles_ms(&warm),
+        one_at_a_time_hits: after_warm.execute_module_cache_hits
+            - before_warm.execute_module_cache_hits,
+        one_at_a_time_n: warm.len(),
     };
     for (backing, took, right, index) in timings {
         if !right {
@@ -377,6 +412,11 @@ fn main() {
         println!(
             "  then the adder alone, 100 times in a row: p50 {}",
             ms(outcome.repeated_adder_p50)
+        );
+        let [p50, p95, p99] = outcome.one_at_a_time;
+        println!(
+            "  every PVF in turn, one at a time ({} executions, {} module-cache hits): p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms",
+            outcome.one_at_a_time_n, outcome.one_at_a_time_hits
         );
         ours.push(outcome);
     }
