@@ -39,7 +39,7 @@ pub enum JobFailure {
         /// The job's process id.
         job_pid: i32,
     },
-    /// A system call around the job failed (pipe, fork, wait, the monitor thread), or the
+    /// A system call around the job failed (pipe, fork, wait, arming the CPU-time monitor), or the
     /// worker refused to fork it (see the message).
     #[codec(index = 4)]
     #[error("error interfacing with the kernel: {0}")]

@@ -69,10 +69,17 @@ impl CloneStack {
 /// address space only. Call while single-threaded, before the first job.
 pub fn reserve_job_stack(len: usize) -> std::io::Result<()> {
     let mut stack = CLONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
-    if stack.as_ref().is_none_or(|s| s.len < len) {
-        *stack = Some(CloneStack::map(len.max(CLONE_STACK_SIZE))?);
+    at_least(&mut stack, len).map(|_| ())
+}
+
+/// The clone stack in `slot`, mapped first (never smaller than [`CLONE_STACK_SIZE`]) if it is
+/// missing or shorter than `len`. A replaced mapping stays: it is address space only.
+fn at_least(slot: &mut Option<CloneStack>, len: usize) -> std::io::Result<&CloneStack> {
+    if slot.as_ref().is_none_or(|s| s.len < len) {
+        return Ok(slot.insert(CloneStack::map(len.max(CLONE_STACK_SIZE))?));
     }
-    Ok(())
+    slot.as_ref()
+        .ok_or_else(|| std::io::Error::from_raw_os_error(libc::ENOMEM))
 }
 
 /// In a job process: the size of the stack it started on, 0 if it was forked (it then runs on
@@ -139,12 +146,7 @@ pub unsafe fn spawn_job(
             worker_has_network_namespace,
         } => {
             let mut stack = CLONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
-            if stack.is_none() {
-                *stack = Some(CloneStack::map(CLONE_STACK_SIZE).map_err(io_errno)?);
-            }
-            let Some(stack) = stack.as_ref() else {
-                return Err(nix::errno::Errno::ENOMEM);
-            };
+            let stack = at_least(&mut stack, CLONE_STACK_SIZE).map_err(io_errno)?;
             // SAFETY: the mapping is readable and writable for `len` bytes from `usable` and
             // lives for the rest of the process; only the child writes to it, on its own copy.
             let stack_slice = unsafe { std::slice::from_raw_parts_mut(stack.usable, stack.len) };

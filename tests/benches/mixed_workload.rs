@@ -157,6 +157,33 @@ struct Outcome {
     one_at_a_time_n: usize,
 }
 
+/// Executes `sequence` as approvals, each after the last answered; the latencies, sorted.
+fn one_at_a_time<'a>(
+    runtime: &tokio::runtime::Runtime,
+    host: &pvf_host::ValidationHost,
+    sequence: impl Iterator<Item = &'a Target>,
+) -> Vec<Duration> {
+    let mut all: Vec<Duration> = runtime.block_on(async {
+        let mut all = Vec::new();
+        for target in sequence {
+            let began = Instant::now();
+            let _ = host
+                .execute_pvf(
+                    target.pvf.clone(),
+                    Duration::from_secs(12),
+                    target.pvd.clone(),
+                    target.pov.clone(),
+                    PvfExecKind::Approval,
+                )
+                .await;
+            all.push(began.elapsed());
+        }
+        all
+    });
+    all.sort();
+    all
+}
+
 fn run(
     runtime: &tokio::runtime::Runtime,
     targets: &Arc<Vec<Target>>,
@@ -239,47 +266,15 @@ fn run(
     // One PVF again and again, one at a time, on workers as the run left them: what a warm
     // execution costs next to however many modules the worker holds.
     let adder = targets.iter().find(|t| t.valid).expect("an adder target");
-    let mut repeated: Vec<Duration> = runtime.block_on(async {
-        let mut all = Vec::new();
-        for _ in 0..100 {
-            let began = Instant::now();
-            let _ = host
-                .execute_pvf(
-                    adder.pvf.clone(),
-                    Duration::from_secs(12),
-                    adder.pvd.clone(),
-                    adder.pov.clone(),
-                    PvfExecKind::Approval,
-                )
-                .await;
-            all.push(began.elapsed());
-        }
-        all
-    });
-    repeated.sort();
+    let repeated = one_at_a_time(runtime, &host, std::iter::repeat_n(adder, 100));
     // Every PVF in turn, one at a time (no queueing): the latency of the workload's own
     // executions when their modules are warm, and how many were.
     let before_warm = host.counters();
-    let mut warm: Vec<Duration> = runtime.block_on(async {
-        let mut all = Vec::new();
-        for _ in 0..WARM_ROUNDS {
-            for target in targets.iter() {
-                let began = Instant::now();
-                let _ = host
-                    .execute_pvf(
-                        target.pvf.clone(),
-                        Duration::from_secs(12),
-                        target.pvd.clone(),
-                        target.pov.clone(),
-                        PvfExecKind::Approval,
-                    )
-                    .await;
-                all.push(began.elapsed());
-            }
-        }
-        all
-    });
-    warm.sort();
+    let warm = one_at_a_time(
+        runtime,
+        &host,
+        std::iter::repeat_n(targets.iter(), WARM_ROUNDS).flatten(),
+    );
     let after_warm = host.counters();
     drop(host);
     let mut outcome = Outcome {

@@ -30,7 +30,7 @@ use pvf_common::{
     blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
     execute::{BlockData, HeadData, ValidationParams},
 };
-use pvf_host::{Config, ValidationHost, execute::lanes::PvfExecKind};
+use pvf_host::{Config, ValidationHost};
 use std::{
     path::{Path, PathBuf},
     process::Command,
@@ -203,18 +203,8 @@ fn median(mut values: Vec<f64>) -> f64 {
 }
 
 async fn execute(host: &ValidationHost, pvf: &PvfPrepData, params: &ValidationParams) -> Duration {
-    let (pvd, pov) = pvf_tests::adder::pvd_pov(params);
     let began = Instant::now();
-    let _ = host
-        .execute_pvf(
-            pvf.clone(),
-            Duration::from_secs(12),
-            pvd,
-            pov,
-            PvfExecKind::Approval,
-        )
-        .await
-        .expect("host alive");
+    let _ = pvf_tests::execute_approval(host, pvf.clone(), params, Duration::from_secs(12)).await;
     began.elapsed()
 }
 

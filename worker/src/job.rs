@@ -41,17 +41,10 @@ static TIMED_OUT_REPLY_FD: AtomicI32 = AtomicI32::new(-1);
 /// The CPU-time monitor's signal handler: replies `TimedOut` (unless a reply was sent) and
 /// ends the job. Async-signal-safe: an atomic load and swap, `write`, `_exit`.
 extern "C" fn reply_timed_out(_signal: libc::c_int) {
-    let fd = TIMED_OUT_REPLY_FD.load(Ordering::SeqCst);
-    if fd >= 0 && claim_reply() {
-        // SAFETY: writes a static buffer to the job's pipe.
-        unsafe {
-            libc::write(
-                fd,
-                TIMED_OUT_REPLY_FRAME.as_ptr().cast(),
-                TIMED_OUT_REPLY_FRAME.len(),
-            )
-        };
-    }
+    write_reply_if_first(
+        TIMED_OUT_REPLY_FD.load(Ordering::SeqCst),
+        &TIMED_OUT_REPLY_FRAME,
+    );
     // SAFETY: ends the process at once; the reply, if any, is written.
     unsafe { libc::_exit(1) }
 }
@@ -59,6 +52,16 @@ extern "C" fn reply_timed_out(_signal: libc::c_int) {
 /// Returns `true` to exactly one caller per job process: the one that may write the reply.
 pub fn claim_reply() -> bool {
     !REPLY_CLAIMED.swap(true, Ordering::SeqCst)
+}
+
+/// Writes the pre-encoded `frame` to the job's pipe `fd` (if set, ≥ 0) unless another party
+/// replied first. Async-signal-safe, allocates nothing, takes no lock: for the CPU-time
+/// monitor's signal handler and the allocator's out-of-memory hook.
+pub(crate) fn write_reply_if_first(fd: RawFd, frame: &[u8]) {
+    if fd >= 0 && claim_reply() {
+        // SAFETY: writes a caller-owned buffer to a file descriptor.
+        unsafe { libc::write(fd, frame.as_ptr().cast(), frame.len()) };
+    }
 }
 
 /// Waits until the job's pipe has something to read (or closed), or the host's connection hung

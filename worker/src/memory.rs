@@ -51,11 +51,7 @@ impl TrackingAllocator {
 }
 
 fn report_oom_and_exit() -> ! {
-    let fd = OOM_REPLY_FD.load(Ordering::Relaxed);
-    if fd >= 0 && crate::job::claim_reply() {
-        // SAFETY: writes a static buffer to a file descriptor; no allocation, no locks.
-        unsafe { libc::write(fd, OOM_REPLY_FRAME.as_ptr().cast(), OOM_REPLY_FRAME.len()) };
-    }
+    crate::job::write_reply_if_first(OOM_REPLY_FD.load(Ordering::Relaxed), &OOM_REPLY_FRAME);
     // SAFETY: `_exit` ends the process without running destructors or allocating.
     unsafe { libc::_exit(2) }
 }
