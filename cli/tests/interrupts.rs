@@ -79,10 +79,16 @@ fn interrupt_mid_compile(functions: usize, args: &[&str], more: &[&str], says: &
             "{stderr}"
         );
         assert!(lines[0].contains(says), "{stderr}");
+        // A job process killed through its parent-death signal may still be tearing down its
+        // compiler's memory for a moment after `pvf` exits, on a loaded machine.
+        let gone_by = Instant::now() + Duration::from_secs(2);
+        while !procs::with_cmdline_containing(&needle).is_empty() && Instant::now() < gone_by {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         assert_eq!(
             procs::with_cmdline_containing(&needle),
             Vec::<i32>::new(),
-            "{name}: a worker is left"
+            "{name}: a worker is left 2 s after pvf exited"
         );
         let left: Vec<_> = std::fs::read_dir(tmp.path())
             .unwrap()

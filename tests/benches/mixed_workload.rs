@@ -25,6 +25,7 @@
 //!
 //! ```text
 //! cargo bench -p pvf-tests --bench mixed_workload    # MIXED_EXECUTIONS=600 MIXED_WORKERS=2
+//! MIXED_DEFAULT_ONLY=1 MIXED_WORKERS=1 cargo bench …  # only the default cache setting
 //! REFBENCH_MIXED=/path/to/refbench-mixed cargo bench -p pvf-tests --bench mixed_workload
 //! ```
 
@@ -378,50 +379,41 @@ fn main() {
             Some(64 * 1024 * 1024),
         ),
     ];
+    // With MIXED_DEFAULT_ONLY=1 only the default setting runs (e.g. to compare E = 1 … cores).
+    let default_only = env("MIXED_DEFAULT_ONLY", 0) == 1;
+    const DEFAULT_SETTING: usize = 2;
     let mut throughputs = Vec::new();
     let mut ours = Vec::new();
-    for (label, bytes) in settings {
+    for (index, (label, bytes)) in settings.into_iter().enumerate() {
+        if default_only && index != DEFAULT_SETTING {
+            continue;
+        }
         let outcome = run(&runtime, &targets, &order, workers, bytes);
         let throughput = executions as f64 / outcome.wall.as_secs_f64();
         throughputs.push(throughput);
-        let hit_rate = outcome.hits as f64 / (outcome.hits + outcome.loads).max(1) as f64;
-        println!("\n{label}:");
-        println!(
-            "  throughput {throughput:8.1} executions/s   module-cache hits {:5.1} % ({} hits, {} loads)   wrong verdicts {}",
-            hit_rate * 100.0,
-            outcome.hits,
-            outcome.loads,
-            outcome.wrong
-        );
-        for (kind, timings) in [
-            ("backing", &outcome.backing),
-            ("approval", &outcome.approval),
-        ] {
-            print_kind(kind, timings.len(), percentiles_ms(timings));
-        }
-        let bound = bytes.map_or("none".into(), |b| format!("{} MiB", b >> 20));
-        println!(
-            "  execute workers (module budget {bound} each, plus the module used last): {}",
-            memory::describe(&outcome.workers)
-        );
-        println!(
-            "  then the adder alone, 100 times in a row: p50 {}",
-            ms(outcome.repeated_adder_p50)
-        );
-        let [p50, p95, p99] = outcome.one_at_a_time;
-        println!(
-            "  every PVF in turn, one at a time ({} executions, {} module-cache hits): p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms",
-            outcome.one_at_a_time_n, outcome.one_at_a_time_hits
-        );
+        print_setting(label, bytes, throughput, &outcome);
         ours.push(outcome);
     }
-    println!(
-        "\nthroughput ratio, byte-bounded cache ÷ no cache: {:.2}×; ÷ one module: {:.2}×",
-        throughputs[2] / throughputs[0],
-        throughputs[2] / throughputs[1]
-    );
+    let (default_throughput, default_outcome) = if default_only {
+        (throughputs[0], &ours[0])
+    } else {
+        println!(
+            "\nthroughput ratio, byte-bounded cache ÷ no cache: {:.2}×; ÷ one module: {:.2}×",
+            throughputs[DEFAULT_SETTING] / throughputs[0],
+            throughputs[DEFAULT_SETTING] / throughputs[1]
+        );
+        (throughputs[DEFAULT_SETTING], &ours[DEFAULT_SETTING])
+    };
     match &theirs {
-        Some(theirs) => versus_reference(theirs, &throughputs, &ours[2]),
+        Some(theirs) => {
+            versus_reference(theirs, default_throughput, default_outcome);
+            if !default_only {
+                println!(
+                    "  no module cache ÷ reference: {:.2}×",
+                    throughputs[0] / theirs.throughput
+                );
+            }
+        }
         None => println!(
             "reference: not measured in this run (set REFBENCH_MIXED=/path/to/refbench-mixed, \
              built from tools/refharness-mixed; see its README)"
@@ -430,12 +422,44 @@ fn main() {
     queued_memory(&runtime, &targets);
 }
 
-/// Our default setting (byte-bounded cache) next to the reference, on the same sequence.
-fn versus_reference(theirs: &reference::Figures, throughputs: &[f64], default: &Outcome) {
+/// One module-cache setting's figures.
+fn print_setting(label: &str, bytes: Option<u64>, throughput: f64, outcome: &Outcome) {
+    let hit_rate = outcome.hits as f64 / (outcome.hits + outcome.loads).max(1) as f64;
+    println!("\n{label}:");
     println!(
-        "versus the reference (same sequence, same workers): throughput, default setting ÷ reference: {:.2}×; no module cache ÷ reference: {:.2}×",
-        throughputs[2] / theirs.throughput,
-        throughputs[0] / theirs.throughput
+        "  throughput {throughput:8.1} executions/s   module-cache hits {:5.1} % ({} hits, {} loads)   wrong verdicts {}",
+        hit_rate * 100.0,
+        outcome.hits,
+        outcome.loads,
+        outcome.wrong
+    );
+    for (kind, timings) in [
+        ("backing", &outcome.backing),
+        ("approval", &outcome.approval),
+    ] {
+        print_kind(kind, timings.len(), percentiles_ms(timings));
+    }
+    let bound = bytes.map_or("none".into(), |b| format!("{} MiB", b >> 20));
+    println!(
+        "  execute workers (module budget {bound} each, plus the module used last): {}",
+        memory::describe(&outcome.workers)
+    );
+    println!(
+        "  then the adder alone, 100 times in a row: p50 {}",
+        ms(outcome.repeated_adder_p50)
+    );
+    let [p50, p95, p99] = outcome.one_at_a_time;
+    println!(
+        "  every PVF in turn, one at a time ({} executions, {} module-cache hits): p50 {p50:.2} ms  p95 {p95:.2} ms  p99 {p99:.2} ms",
+        outcome.one_at_a_time_n, outcome.one_at_a_time_hits
+    );
+}
+
+/// Our default setting (byte-bounded cache) next to the reference, on the same sequence.
+fn versus_reference(theirs: &reference::Figures, default_throughput: f64, default: &Outcome) {
+    println!(
+        "versus the reference (same sequence, same workers): throughput, default setting ÷ reference: {:.2}×",
+        default_throughput / theirs.throughput
     );
     for (kind, mine, (_, p50, p95, p99)) in [
         ("backing", &default.backing, theirs.backing),

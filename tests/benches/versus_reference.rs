@@ -22,6 +22,8 @@
 //! ```text
 //! REFBENCH=/path/to/refbench cargo bench -p pvf-tests --bench versus_reference
 //! BENCH_PRECHECK=0 REFBENCH=… cargo bench -p pvf-tests --bench versus_reference   # execution only
+//! BENCH_EXECUTE=0 REFBENCH=… cargo bench -p pvf-tests --bench versus_reference    # pre-check only
+//! REFBENCH_WORKER_DIR=DIR …   # the reference's worker binaries from DIR (e.g. built with LTO)
 //! ```
 
 use parity_scale_codec::{Decode, Encode};
@@ -317,6 +319,9 @@ fn main() {
         .expect("runtime");
     if env("BENCH_PRECHECK", 1) != 0 {
         precheck_side_by_side(&runtime, &corpus, refbench.as_deref(), rounds);
+    }
+    if env("BENCH_EXECUTE", 1) == 0 {
+        return;
     }
     println!(
         "\nexecution side by side: {rounds} rounds, {reps} sequential runs, {concurrent} at once × {batches} batches, 2 execute workers"
