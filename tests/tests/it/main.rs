@@ -21,6 +21,7 @@ mod host_functions_ecc;
 mod params_extension;
 mod prepare;
 mod process_faults;
+mod real_candidates;
 mod security_attacks;
 mod soak;
 mod version_mismatch;
