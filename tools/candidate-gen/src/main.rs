@@ -10,6 +10,7 @@ mod keys;
 mod metadata;
 mod negative;
 mod output;
+mod panic_log;
 mod relay_proof;
 mod runtime;
 
@@ -124,6 +125,7 @@ fn main() {
 
 fn run() -> Result<()> {
     let args = parse_args()?;
+    panic_log::install();
     let t = Instant::now();
     let rt = Runtime::load(&args.runtime)?;
     let v = &rt.version;
@@ -254,7 +256,7 @@ fn run() -> Result<()> {
         };
         let t = Instant::now();
         let b = chain.build_block(&plan)?;
-        let build_ms = t.elapsed().as_millis();
+        let build_ms = t.elapsed().as_secs_f64() * 1e3;
         let c = self_check(&rt, &b, n, build_ms)?;
         candidates.push(c);
         let first_transfer_block = n == args.empty_blocks + 1 && args.transfer_blocks > 0;
@@ -287,13 +289,15 @@ fn run() -> Result<()> {
 
 /// Runs `validate_block` on a freshly built block and requires the result the collator
 /// computed; returns the candidate.
-fn self_check(rt: &Runtime, b: &BuiltBlock, n: u32, build_ms: u128) -> Result<Candidate> {
+fn self_check(rt: &Runtime, b: &BuiltBlock, n: u32, build_ms: f64) -> Result<Candidate> {
     let params = b.params();
+    panic_log::take();
     let t = Instant::now();
-    let got = rt
-        .validate_block(&params)
-        .map_err(|e| anyhow::anyhow!("block {n}: validate_block rejected our own block: {e}"))?;
-    let validate_ms = t.elapsed().as_millis();
+    let got = rt.validate_block(&params).map_err(|e| {
+        let why = panic_log::take().unwrap_or(e);
+        anyhow::anyhow!("block {n}: validate_block rejected our own block: {why}")
+    })?;
+    let validate_ms = t.elapsed().as_secs_f64() * 1e3;
     ensure!(
         got == b.expected_result,
         "block {n}: validate_block returned {} but CollectCollationInfo gives {}",
@@ -303,7 +307,7 @@ fn self_check(rt: &Runtime, b: &BuiltBlock, n: u32, build_ms: u128) -> Result<Ca
     let transfers = b.extrinsics.len() - b.inherent_count;
     println!(
         "block {n} {:?}: {} inherents + {transfers} transfers, proof {} nodes, block data {} bytes, \
-         built in {build_ms} ms, validate_block {validate_ms} ms: result matches CollectCollationInfo",
+         built in {build_ms:.1} ms, validate_block {validate_ms:.1} ms: result matches CollectCollationInfo",
         b.header.hash(),
         b.inherent_count,
         b.proof.encoded_nodes.len(),
@@ -331,6 +335,7 @@ fn check_negatives(
 ) -> Result<Vec<Candidate>> {
     let mut out = Vec::new();
     for mut c in negative::mutations(b, &n.to_string(), outsider)? {
+        panic_log::take();
         match rt.validate_block(&c.params) {
             Ok(r) => bail!(
                 "{}: validate_block accepted it ({}): {}",
@@ -339,7 +344,9 @@ fn check_negatives(
                 hex::encode(r)
             ),
             Err(e) => {
-                let reason: String = e.lines().next().unwrap_or("").chars().take(200).collect();
+                // The runtime's panic message if it logged one, else the executor's error.
+                let why = panic_log::take().unwrap_or(e);
+                let reason: String = why.lines().next().unwrap_or("").chars().take(200).collect();
                 println!("  {} rejected: {reason}", c.name);
                 c.expected = Expected::Trap(reason);
                 out.push(c);

@@ -102,7 +102,12 @@ impl Runtime {
             CallContext::Onchain { import: false },
         )
         .execute()
-        .map_err(|e| anyhow!("runtime call {method} failed: {e}"))
+        .map_err(|e| {
+            let why = crate::panic_log::take()
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default();
+            anyhow!("runtime call {method} failed: {e}{why}")
+        })
     }
 
     /// Calls a read-only runtime API on `backend` and decodes its answer as `T`.
