@@ -8,7 +8,10 @@
 //! job's memory figure; the reference's peak is its sampled VmHWM.
 //!
 //! Execution: the adder's vectors, and the failure path of the corpus's Cumulus runtimes
-//! (an empty block, which their `validate_block` rejects after running real code).
+//! (an empty block, which their `validate_block` rejects after running real code); and, when
+//! `$PVF_CORPUS_DIR/candidates/*/vectors.json` exist (`tools/candidate-gen`), each set's valid
+//! real blocks, whose results the reference checks against the builder's (a count of
+//! differences is printed if any).
 //!
 //! For each case and round: a fresh host of ours executes the first vector `BENCH_REPS` times
 //! one after another (after 3 warm-up runs), then `BENCH_CONCURRENT` executions at once
@@ -188,11 +191,41 @@ fn runtime_case(corpus: &Path, runtime: &str, dir: &Path) -> Case {
 }
 
 /// One round's figures, in milliseconds.
+/// A real block set from `tools/candidate-gen` (issue 15): both hosts time its valid blocks,
+/// the first one sequentially and all of them in the concurrent batches.
+fn candidate_case(set: &pvf_tests::candidates::CandidateSet, dir: &Path) -> Option<Case> {
+    let valid: Vec<_> = set
+        .candidates
+        .iter()
+        .filter(|c| c.expected.is_some())
+        .collect();
+    if valid.is_empty() {
+        return None;
+    }
+    let vectors_file = dir.join(format!("{}.valid-vectors.json", set.label));
+    let json =
+        serde_json::json!({"vectors": valid.iter().map(|c| c.json.clone()).collect::<Vec<_>>()});
+    std::fs::write(&vectors_file, json.to_string()).expect("temp file");
+    Some(Case {
+        name: format!(
+            "{} ({} real blocks, {})",
+            set.label,
+            valid.len(),
+            set.runtime_name
+        ),
+        pvf: set.runtime.clone(),
+        vectors_file,
+        vectors: valid.iter().map(|c| c.params.clone()).collect(),
+    })
+}
+
 #[derive(Clone, Copy, Default)]
 struct Figures {
     p50: f64,
     p95: f64,
     concurrent_wall: f64,
+    /// Results that differed from the vectors' expectations (the reference checks them).
+    mismatches: usize,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -251,6 +284,7 @@ fn ours(
             p50: median(latencies),
             p95,
             concurrent_wall: median(walls),
+            mismatches: 0,
         }
     })
 }
@@ -283,6 +317,16 @@ fn reference(
         .ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
     let exec = text.lines().find(|l| l.starts_with("EXEC\t"))?;
+    let mismatches = text
+        .lines()
+        .filter(|l| l.starts_with("EXEC\t") || l.starts_with("CONCURRENT\t"))
+        .filter_map(|l| {
+            l.split('\t')
+                .find_map(|f| f.strip_prefix("mismatches="))?
+                .parse::<usize>()
+                .ok()
+        })
+        .sum();
     let summary = text.lines().find(|l| l.starts_with("SUMMARY concurrent"))?;
     let wall = summary
         .split("wall median ")
@@ -295,6 +339,7 @@ fn reference(
         p50: field_ms(exec, "median ")?,
         p95: field_ms(exec, "p95 ")?,
         concurrent_wall: wall,
+        mismatches,
     })
 }
 
@@ -312,6 +357,17 @@ fn main() {
         RUNTIMES
             .iter()
             .map(|r| runtime_case(&corpus, r, dir.path())),
+    );
+    let sets = pvf_tests::candidates::candidate_sets(&corpus);
+    if sets.is_empty() {
+        println!(
+            "real blocks: none under {}/candidates (see tools/candidate-gen)",
+            corpus.display()
+        );
+    }
+    cases.extend(
+        sets.iter()
+            .filter_map(|set| candidate_case(set, dir.path())),
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -356,6 +412,10 @@ fn main() {
                     theirs / mine
                 );
             }
+        }
+        let wrong: usize = them.iter().map(|f| f.mismatches).sum();
+        if wrong > 0 {
+            println!("  reference results that differ from the vectors' expectations: {wrong}");
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod adder;
 pub mod attack;
+pub mod candidates;
 pub mod chaos;
 pub mod conformance;
 pub mod garbage;

@@ -9,100 +9,16 @@
 //! `candidate-gen --out $PVF_CORPUS_DIR/candidates`, see its README) and skips with a message
 //! when there are none, also under `CI=true` until the shared corpus carries them.
 
-use parity_scale_codec::Decode;
 use pvf_common::{
-    ExecutorParams, PrepareJobKind, PvfPrepData,
-    blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
-    execute::{ValidationError, ValidationParams},
+    ExecutorParams, PrepareJobKind, PvfPrepData, blob::DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
+    execute::ValidationError,
 };
 use pvf_host::Config;
-use pvf_tests::{corpus_dir_or_skip, start_host_with, test_worker};
-use std::{
-    path::{Path, PathBuf},
-    time::{Duration, Instant},
-};
+use pvf_tests::{candidates::candidate_sets, corpus_dir_or_skip, start_host_with, test_worker};
+use std::time::{Duration, Instant};
 
 const PREPARE_TIMEOUT: Duration = Duration::from_secs(360);
 const APPROVAL_TIMEOUT: Duration = Duration::from_secs(12);
-
-/// One generated candidate, as `vectors.json` lists it.
-struct Candidate {
-    name: String,
-    /// The `ValidationParams` the builder encoded.
-    params: ValidationParams,
-    /// The PoV file: SCALE `PoV` then SCALE `PersistedValidationData`.
-    pov_file: PathBuf,
-    /// `Some(result bytes)` for a valid block, `None` for one the PVF must reject.
-    expected: Option<Vec<u8>>,
-}
-
-/// Every `candidates/*/vectors.json` under the corpus dir, sorted.
-fn candidate_sets(corpus: &Path) -> Vec<PathBuf> {
-    let Ok(entries) = std::fs::read_dir(corpus.join("candidates")) else {
-        return Vec::new();
-    };
-    let mut sets: Vec<PathBuf> = entries
-        .filter_map(|e| Some(e.ok()?.path().join("vectors.json")))
-        .filter(|p| p.is_file())
-        .collect();
-    sets.sort();
-    sets
-}
-
-/// The runtime blob a set names: a file of that name in the corpus's `pvf/` or `relay/`, or
-/// next to the set.
-fn runtime_of(corpus: &Path, set: &Path, name: &str) -> PathBuf {
-    let places = [
-        corpus.join("pvf").join(name),
-        corpus.join("relay").join(name),
-        set.with_file_name(name),
-    ];
-    places
-        .iter()
-        .find(|p| p.is_file())
-        .cloned()
-        .unwrap_or_else(|| panic!("{}: no runtime file named {name}", set.display()))
-}
-
-fn load_set(set: &Path) -> (String, Vec<Candidate>) {
-    let doc: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(set).expect("readable vectors.json"))
-            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", set.display()));
-    let runtime = doc["runtime"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{}: no \"runtime\"", set.display()))
-        .to_owned();
-    let hex_field = |v: &serde_json::Value, key: &str| {
-        v[key]
-            .as_str()
-            .map(|h| hex::decode(h.trim_start_matches("0x")).expect("hex"))
-    };
-    let candidates = doc["vectors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{}: no \"vectors\"", set.display()))
-        .iter()
-        .map(|v| {
-            let name = v["name"].as_str().expect("a vector name").to_owned();
-            let params_bytes = hex_field(v, "validation_params_scale_hex").expect("params");
-            let expected = hex_field(v, "expected_validation_result_scale_hex");
-            assert!(
-                expected.is_some()
-                    || v["expected"]
-                        .as_str()
-                        .is_some_and(|e| e.starts_with("trap")),
-                "{name}: neither an expected result nor a trap"
-            );
-            Candidate {
-                params: ValidationParams::decode(&mut &params_bytes[..])
-                    .unwrap_or_else(|e| panic!("{name}: params do not decode: {e}")),
-                pov_file: set.with_file_name(v["pov_file"].as_str().expect("a PoV file name")),
-                expected,
-                name,
-            }
-        })
-        .collect();
-    (runtime, candidates)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn generated_cumulus_candidates_validate_to_the_builders_results() {
@@ -125,8 +41,8 @@ async fn generated_cumulus_candidates_validate_to_the_builders_results() {
     let mut failures = Vec::new();
     let (mut valid, mut invalid) = (0, 0);
     for set in &sets {
-        let (runtime, candidates) = load_set(set);
-        let code = std::fs::read(runtime_of(&corpus, set, &runtime)).expect("runtime blob");
+        let runtime = &set.runtime_name;
+        let code = std::fs::read(&set.runtime).expect("runtime blob");
         let pvf = PvfPrepData::from_code(
             code,
             ExecutorParams::new(),
@@ -134,7 +50,7 @@ async fn generated_cumulus_candidates_validate_to_the_builders_results() {
             PrepareJobKind::Compilation,
             DEFAULT_VALIDATION_CODE_BOMB_LIMIT,
         );
-        for c in &candidates {
+        for c in &set.candidates {
             // What a parachain team hands us is the PoV file: it must carry the same params.
             let (pov, pvd) = pvf_validation::pov_file::decode(
                 &std::fs::read(&c.pov_file).expect("the PoV file"),
