@@ -196,13 +196,13 @@ pub struct Genesis {
 /// Builds the genesis trie from `top` plus `code` under `:code`, in `state_version`, and its
 /// header (as a node does: empty extrinsics root, zero parent hash, no digest).
 pub fn build(mut top: TopMap, code: &[u8], state_version: StateVersion) -> Genesis {
-    if let Some(old) = top.get(sp_core::storage::well_known_keys::CODE) {
-        if old.as_slice() != code {
-            eprintln!(
-                "warning: the genesis storage's :code differs from the runtime blob; using the blob \
-                 (the genesis hash will not match the live chain's)"
-            );
-        }
+    if let Some(old) = top.get(sp_core::storage::well_known_keys::CODE)
+        && old.as_slice() != code
+    {
+        eprintln!(
+            "warning: the genesis storage's :code differs from the runtime blob; using the blob \
+             (the genesis hash will not match the live chain's)"
+        );
     }
     top.insert(
         sp_core::storage::well_known_keys::CODE.to_vec(),

@@ -179,7 +179,7 @@ fn run() -> Result<()> {
 
     let slot_ms: u64 = rt.call_decode(&g.backend, "AuraApi_slot_duration", &[])?;
     ensure!(
-        slot_ms > 0 && slot_ms % RELAY_SLOT_MS == 0,
+        slot_ms > 0 && slot_ms.is_multiple_of(RELAY_SLOT_MS),
         "slot duration {slot_ms} ms is not a multiple of the relay's 6 s; slots cannot agree"
     );
     let tx = if args.transfer_blocks > 0 {

@@ -21,10 +21,11 @@ struct Mutation {
     candidate: Candidate,
 }
 
-fn base(b: &BuiltBlock, name: &str, note: String) -> Candidate {
+/// The valid candidate of `b`; name and note are filled in once the mutation is known.
+fn base(b: &BuiltBlock) -> Candidate {
     Candidate {
-        name: name.to_string(),
-        note,
+        name: String::new(),
+        note: String::new(),
         params: b.params(),
         pvd: b.pvd(),
         expected: Expected::Trap(String::new()),
@@ -60,7 +61,7 @@ pub fn mutations(b: &BuiltBlock, tag: &str, outsider: &DevKey) -> Result<Vec<Can
     {
         let mut proof = b.proof.clone();
         proof.encoded_nodes[idx][node.len() / 2] ^= 0x01;
-        let c = base(b, "", String::new());
+        let c = base(b);
         out.push(Mutation {
             tag: "proof-byte",
             note: format!(
@@ -74,7 +75,7 @@ pub fn mutations(b: &BuiltBlock, tag: &str, outsider: &DevKey) -> Result<Vec<Can
 
     // The parent head no longer hashes to the block's parent hash (a state-root byte flipped).
     {
-        let mut c = base(b, "", String::new());
+        let mut c = base(b);
         let mut parent = b.parent_head.clone();
         let at = 40.min(parent.len() - 1);
         parent[at] ^= 0x01;
@@ -89,7 +90,7 @@ pub fn mutations(b: &BuiltBlock, tag: &str, outsider: &DevKey) -> Result<Vec<Can
 
     // The relay parent storage root differs from the one in the inherent (PoV untouched).
     {
-        let mut c = base(b, "", String::new());
+        let mut c = base(b);
         c.params.relay_parent_storage_root.0[0] ^= 0x01;
         c.pvd.relay_parent_storage_root = c.params.relay_parent_storage_root;
         out.push(Mutation {
@@ -102,7 +103,7 @@ pub fn mutations(b: &BuiltBlock, tag: &str, outsider: &DevKey) -> Result<Vec<Can
     // Sealed by a key that is not an authority.
     {
         let resealed = keys::seal(&unsealed(&b.header), outsider)?;
-        let c = base(b, "", String::new());
+        let c = base(b);
         out.push(Mutation {
             tag: "bad-seal",
             note: format!("sealed by {} (not an Aura authority)", outsider.name),
@@ -115,7 +116,7 @@ pub fn mutations(b: &BuiltBlock, tag: &str, outsider: &DevKey) -> Result<Vec<Can
 
     // No seal at all.
     {
-        let c = base(b, "", String::new());
+        let c = base(b);
         out.push(Mutation {
             tag: "no-seal",
             note: "the Aura seal digest removed".into(),
@@ -131,7 +132,7 @@ pub fn mutations(b: &BuiltBlock, tag: &str, outsider: &DevKey) -> Result<Vec<Can
         let mut xs = b.extrinsics.clone();
         let at = crate::extrinsic::amount_byte_offset(first);
         xs[b.inherent_count][at] ^= 0x01;
-        let c = base(b, "", String::new());
+        let c = base(b);
         out.push(Mutation {
             tag: "tampered-transfer",
             note: format!(
