@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Differential conformance: runs a directory of inputs (default tests/conformance) and, when
-# present, the shared PVF corpus through the reference host (refbench) and through ours, and
-# prints the verdict classes that differ plus a count of matches. Exit status 1 if any differ.
+# present, the shared PVF corpus (with the real blocks tools/candidate-gen wrote under its
+# candidates/, executed on their runtimes) through the reference host (refbench) and through
+# ours, and prints the verdict classes that differ plus a count of matches. A valid execution's
+# class carries its ValidationResult bytes, so results must be identical. Exit status 1 if
+# any differ.
 #
 #   REFBENCH=/path/to/refbench tools/conformance.sh [--record] [INPUT_DIR]
 #

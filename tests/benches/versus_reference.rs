@@ -18,8 +18,8 @@
 //! cycling through the vectors, `BENCH_BATCHES` times; then `$REFBENCH execute-adder` does the
 //! same with the reference host (`../shared/tools/refharness`, built outside CI). Both use 2
 //! execute workers, approval jobs and a 12 s timeout. Printed: the medians over rounds of
-//! each host's p50 and p95 latency and concurrent batch wall time, and the ratio reference ÷
-//! ours. Without `REFBENCH` only our figures are printed, and the ratio is said to be not
+//! each host's p50 and p95 latency, concurrent batch wall time and largest execute job's peak
+//! RSS, and the ratio reference ÷ ours. Without `REFBENCH` only our figures are printed, and the ratio is said to be not
 //! measured. Prints figures, asserts nothing.
 //!
 //! ```text
@@ -226,6 +226,9 @@ struct Figures {
     concurrent_wall: f64,
     /// Results that differed from the vectors' expectations (the reference checks them).
     mismatches: usize,
+    /// The largest execute job's peak RSS, in MiB (ours: `wait4`'s `ru_maxrss`; the
+    /// reference's: its job processes' VmHWM, sampled).
+    job_peak_rss_mib: f64,
 }
 
 fn ms(d: Duration) -> f64 {
@@ -285,6 +288,7 @@ fn ours(
             p95,
             concurrent_wall: median(walls),
             mismatches: 0,
+            job_peak_rss_mib: host.counters().execute_job_peak_rss_kib as f64 / 1024.0,
         }
     })
 }
@@ -340,6 +344,11 @@ fn reference(
         p95: field_ms(exec, "p95 ")?,
         concurrent_wall: wall,
         mismatches,
+        job_peak_rss_mib: text
+            .lines()
+            .find_map(|l| l.strip_prefix("# peak_rss polkadot-execut@depth1 "))
+            .and_then(|mib| mib.trim_end_matches(" MiB").parse().ok())
+            .unwrap_or(f64::NAN),
     })
 }
 
@@ -395,20 +404,29 @@ fn main() {
         }
         let pick = |all: &[Figures], f: fn(&Figures) -> f64| median(all.iter().map(f).collect());
         println!("\n{}", case.name);
-        for (label, f) in [
-            ("p50 latency", (|x: &Figures| x.p50) as fn(&Figures) -> f64),
-            ("p95 latency", |x: &Figures| x.p95),
-            ("concurrent batch wall", |x: &Figures| x.concurrent_wall),
+        for (label, unit, f) in [
+            (
+                "p50 latency",
+                "ms",
+                (|x: &Figures| x.p50) as fn(&Figures) -> f64,
+            ),
+            ("p95 latency", "ms", |x: &Figures| x.p95),
+            ("concurrent batch wall", "ms", |x: &Figures| {
+                x.concurrent_wall
+            }),
+            ("execute job peak RSS", "MiB", |x: &Figures| {
+                x.job_peak_rss_mib
+            }),
         ] {
             let mine = pick(&us, f);
             if them.is_empty() {
                 println!(
-                    "  {label:<22} ours {mine:9.2} ms   reference: not measured (set REFBENCH)"
+                    "  {label:<22} ours {mine:9.2} {unit:<3}   reference: not measured (set REFBENCH)"
                 );
             } else {
                 let theirs = pick(&them, f);
                 println!(
-                    "  {label:<22} ours {mine:9.2} ms   reference {theirs:9.2} ms   reference ÷ ours {:6.2}",
+                    "  {label:<22} ours {mine:9.2} {unit:<3}   reference {theirs:9.2} {unit:<3}   reference ÷ ours {:6.2}",
                     theirs / mine
                 );
             }

@@ -131,6 +131,19 @@ fn materialize(out: &Path, inputs_dir: &Path, corpus: Option<PathBuf>) {
     }
     if let Some(corpus) = corpus.filter(|c| c.join("manifest.json").is_file()) {
         let corpus = corpus.canonicalize().expect("corpus dir");
+        // Real blocks from tools/candidate-gen, when the corpus has them: both hosts execute
+        // every candidate of a set, after pre-checking its runtime.
+        let mut real_blocks: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+        for set in pvf_tests::candidates::candidate_sets(&corpus) {
+            let list = real_blocks.entry(set.runtime_name.clone()).or_default();
+            list.extend(set.candidates.iter().map(|c| {
+                let hex = c.json["validation_params_scale_hex"].as_str().unwrap();
+                (
+                    format!("corpus:candidates/{}/{}", set.label, c.name),
+                    hex.to_string(),
+                )
+            }));
+        }
         for sub in ["pvf", "relay", "negative"] {
             let Ok(dir) = std::fs::read_dir(corpus.join(sub)) else {
                 continue;
@@ -160,6 +173,12 @@ fn materialize(out: &Path, inputs_dir: &Path, corpus: Option<PathBuf>) {
                     let vectors_file = out.join("corpus-adder.vectors.json");
                     write(&vectors_file, &vectors_json(&path, &list));
                     vectors_file
+                });
+                let vectors = vectors.or_else(|| {
+                    let list = real_blocks.get(&file)?;
+                    let vectors_file = out.join(format!("{file}.real-blocks.vectors.json"));
+                    write(&vectors_file, &vectors_json(&path, list));
+                    Some(vectors_file)
                 });
                 entries.push(Entry {
                     name: format!("corpus:{sub}/{file}"),
