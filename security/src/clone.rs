@@ -1,8 +1,9 @@
 //! Job processes in fresh namespaces.
 //!
-//! With secure clone, each job starts in new PID, network, IPC, UTS, cgroup and mount
-//! namespaces (and a new user namespace if the worker has not made one already): it cannot
-//! see or signal other processes, has no network interfaces, and its mounts are its own.
+//! With secure clone, each job starts in new PID, IPC, UTS and cgroup namespaces, and in new
+//! network, mount and user namespaces unless the worker already has sealed ones of its own
+//! ([`job_namespaces`]): it cannot see or signal other processes, has no network interfaces,
+//! and cannot change the mounts it sees.
 //! Without it, the job is a plain `fork`.
 
 use nix::{
@@ -91,13 +92,17 @@ pub fn job_stack_size() -> usize {
 /// The namespaces a job gets. A new network namespace costs 0.5–1.3 ms per clone, so when
 /// the worker already sits in an empty one of its own, jobs inherit it instead: it has no
 /// interfaces, and sockets are denied by seccomp, so nothing can pass between jobs there.
+/// Likewise the mount namespace: tearing one down at every job's exit waits for an expedited
+/// RCU grace period (measured: 100 adder jobs at once on 2 workers, 37 → 28 ms), so when the
+/// worker's own one is sealed (change-root, and seccomp denies `mount`, `umount2` and
+/// `pivot_root`), jobs share it: they cannot change it, so no job sees another's mounts.
 pub fn job_namespaces(
     worker_has_user_namespace: bool,
     worker_has_network_namespace: bool,
+    worker_mounts_sealed: bool,
 ) -> CloneFlags {
     let mut flags = CloneFlags::CLONE_NEWCGROUP
         | CloneFlags::CLONE_NEWIPC
-        | CloneFlags::CLONE_NEWNS
         | CloneFlags::CLONE_NEWPID
         | CloneFlags::CLONE_NEWUTS;
     if !worker_has_user_namespace {
@@ -105,6 +110,9 @@ pub fn job_namespaces(
     }
     if !worker_has_network_namespace {
         flags |= CloneFlags::CLONE_NEWNET;
+    }
+    if !worker_mounts_sealed {
+        flags |= CloneFlags::CLONE_NEWNS;
     }
     flags
 }
@@ -118,6 +126,9 @@ pub enum JobSpawn {
         worker_has_user_namespace: bool,
         /// The worker already sits in its own empty network namespace.
         worker_has_network_namespace: bool,
+        /// The worker's mount namespace is its own (change-root) and seccomp denies `mount`,
+        /// `umount2` and `pivot_root`, so jobs may share it.
+        worker_mounts_sealed: bool,
     },
     /// Plain `fork`.
     Fork,
@@ -144,6 +155,7 @@ pub unsafe fn spawn_job(
         JobSpawn::SecureClone {
             worker_has_user_namespace,
             worker_has_network_namespace,
+            worker_mounts_sealed,
         } => {
             let mut stack = CLONE_STACK.lock().unwrap_or_else(|e| e.into_inner());
             let stack = at_least(&mut stack, CLONE_STACK_SIZE).map_err(io_errno)?;
@@ -165,7 +177,11 @@ pub unsafe fn spawn_job(
                 nix::sched::clone(
                     callback,
                     stack_slice,
-                    job_namespaces(worker_has_user_namespace, worker_has_network_namespace),
+                    job_namespaces(
+                        worker_has_user_namespace,
+                        worker_has_network_namespace,
+                        worker_mounts_sealed,
+                    ),
                     Some(libc::SIGCHLD),
                 )
             }

@@ -119,13 +119,17 @@ pub fn apply_before_first_job(
     if status.can_enable_landlock {
         optional(landlock::enable(kind, &applied.worker_dir))?;
     }
-    if status.can_enable_seccomp {
-        optional(seccomp::enable())?;
-    }
+    let seccomp_on = status.can_enable_seccomp && {
+        let result = seccomp::enable();
+        let on = result.is_ok();
+        optional(result)?;
+        on
+    };
     if status.can_do_secure_clone {
         applied.job_spawn = JobSpawn::SecureClone {
             worker_has_user_namespace: status.can_unshare_user_namespace_and_change_root,
             worker_has_network_namespace: worker_netns,
+            worker_mounts_sealed: status.can_unshare_user_namespace_and_change_root && seccomp_on,
         };
     }
     Ok(applied)

@@ -50,6 +50,7 @@ pub fn can_do_secure_clone() -> ProbeResult {
     let how = clone::JobSpawn::SecureClone {
         worker_has_user_namespace: false,
         worker_has_network_namespace: false,
+        worker_mounts_sealed: false,
     };
     // SAFETY: the probe process is single-threaded.
     let child = unsafe { clone::spawn_job(how, || clone::exit_now(0)) }

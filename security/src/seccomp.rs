@@ -86,6 +86,27 @@ macro_rules! paste_sys {
     (mount) => {
         libc::SYS_mount
     };
+    (open_tree) => {
+        libc::SYS_open_tree
+    };
+    (move_mount) => {
+        libc::SYS_move_mount
+    };
+    (fsopen) => {
+        libc::SYS_fsopen
+    };
+    (fsconfig) => {
+        libc::SYS_fsconfig
+    };
+    (fsmount) => {
+        libc::SYS_fsmount
+    };
+    (fspick) => {
+        libc::SYS_fspick
+    };
+    (mount_setattr) => {
+        libc::SYS_mount_setattr
+    };
     (umount2) => {
         libc::SYS_umount2
     };
@@ -123,6 +144,13 @@ pub const DENIED_SYSCALLS: &[DeniedSyscall] = denied![
     mount => "changes the file-system view set up by change-root",
     umount2 => "uncovers what change-root hid",
     pivot_root => "changes the root set up by change-root",
+    open_tree => "the new mount API: detaches or clones mounts",
+    move_mount => "the new mount API: attaches mounts",
+    fsopen => "the new mount API: creates a file system to mount",
+    fsconfig => "the new mount API: configures a file system to mount",
+    fsmount => "the new mount API: makes a mount from a file system",
+    fspick => "the new mount API: reconfigures a mounted file system",
+    mount_setattr => "changes mount flags, e.g. read-only, set up by change-root",
     setns => "enters other namespaces",
     unshare => "creates namespaces to regain capabilities",
 ];

@@ -49,6 +49,10 @@ pub enum Attack {
     Kill(i32),
     /// Open `/proc/<pid>/mem`.
     OpenProcMem(i32),
+    /// `umount2("/", MNT_DETACH)`: uncover or drop the mounts later jobs share.
+    UmountRoot,
+    /// `mount_setattr("/")` clearing read-only: make the shared root writable.
+    MountSetattrWritable,
 }
 
 /// What happened when the job tried.

@@ -202,6 +202,12 @@ fn attacks(secret: &Path, victim: &Path, listener: &str) -> Vec<Row> {
             "seccomp",
         ),
         Row::same(Attack::IoUringSetup, Denial::KilledBySigsys, "seccomp"),
+        Row::same(Attack::UmountRoot, Denial::KilledBySigsys, "seccomp"),
+        Row::same(
+            Attack::MountSetattrWritable,
+            Denial::KilledBySigsys,
+            "seccomp",
+        ),
         Row::same(Attack::Execve, Denial::KilledBySigsys, "seccomp"),
         Row::same(Attack::Ptrace(host_pid), Denial::KilledBySigsys, "seccomp"),
         Row::same(

@@ -118,6 +118,32 @@ fn perform(attack: &Attack) -> AttackOutcome {
         Attack::Connect(addr) => outcome_of(std::net::TcpStream::connect(addr), |_| {
             format!("connected to {addr}")
         }),
+        Attack::UmountRoot => {
+            // SAFETY: umount2 with a NUL-terminated path and integer flags.
+            syscall_outcome(
+                unsafe { libc::syscall(libc::SYS_umount2, c"/".as_ptr(), libc::MNT_DETACH) },
+                "umount2",
+            )
+        }
+        Attack::MountSetattrWritable => {
+            // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }: clear RDONLY.
+            const MOUNT_ATTR_RDONLY: u64 = 0x1;
+            let attr: [u64; 4] = [0, MOUNT_ATTR_RDONLY, 0, 0];
+            // SAFETY: mount_setattr(dirfd, path, flags, attr, size) with a live 32-byte struct.
+            syscall_outcome(
+                unsafe {
+                    libc::syscall(
+                        libc::SYS_mount_setattr,
+                        libc::AT_FDCWD,
+                        c"/".as_ptr(),
+                        0,
+                        attr.as_ptr(),
+                        std::mem::size_of_val(&attr),
+                    )
+                },
+                "mount_setattr",
+            )
+        }
         Attack::IoUringSetup => {
             let mut params = [0u8; 120];
             // SAFETY: io_uring_setup(entries, params) with a zeroed, large-enough params struct.
