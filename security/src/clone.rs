@@ -94,8 +94,8 @@ pub fn job_stack_size() -> usize {
 /// interfaces, and sockets are denied by seccomp, so nothing can pass between jobs there.
 /// Likewise the mount namespace: tearing one down at every job's exit waits for an expedited
 /// RCU grace period (measured: 100 adder jobs at once on 2 workers, 37 → 28 ms), so when the
-/// worker's own one is sealed (change-root, and seccomp denies `mount`, `umount2` and
-/// `pivot_root`), jobs share it: they cannot change it, so no job sees another's mounts.
+/// worker's own one is sealed (change-root, and seccomp denies every mount call), jobs share
+/// it: they cannot change it, so no job sees another's mounts.
 pub fn job_namespaces(
     worker_has_user_namespace: bool,
     worker_has_network_namespace: bool,
@@ -126,8 +126,8 @@ pub enum JobSpawn {
         worker_has_user_namespace: bool,
         /// The worker already sits in its own empty network namespace.
         worker_has_network_namespace: bool,
-        /// The worker's mount namespace is its own (change-root) and seccomp denies `mount`,
-        /// `umount2` and `pivot_root`, so jobs may share it.
+        /// The worker's mount namespace is its own (change-root) and seccomp denies every mount
+        /// call (`mount`, `umount2`, `pivot_root`, the new mount API), so jobs may share it.
         worker_mounts_sealed: bool,
     },
     /// Plain `fork`.

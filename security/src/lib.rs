@@ -108,23 +108,19 @@ pub fn apply_before_first_job(
     // Before seccomp, which denies `unshare`.
     let worker_netns = status.can_do_secure_clone && own_network_namespace_now();
     set_no_new_privs()?;
+    // Whether the layer is on; a failure is fatal only in secure-validator mode.
     let optional = |result: Result<(), SecurityError>| match result {
         Err(e) if status.secure_validator_mode => Err(e),
         Err(e) => {
             tracing::warn!(target: LOG_TARGET, "continuing without a sandbox layer: {e}");
-            Ok(())
+            Ok(false)
         }
-        Ok(()) => Ok(()),
+        Ok(()) => Ok(true),
     };
     if status.can_enable_landlock {
         optional(landlock::enable(kind, &applied.worker_dir))?;
     }
-    let seccomp_on = status.can_enable_seccomp && {
-        let result = seccomp::enable();
-        let on = result.is_ok();
-        optional(result)?;
-        on
-    };
+    let seccomp_on = status.can_enable_seccomp && optional(seccomp::enable())?;
     if status.can_do_secure_clone {
         applied.job_spawn = JobSpawn::SecureClone {
             worker_has_user_namespace: status.can_unshare_user_namespace_and_change_root,

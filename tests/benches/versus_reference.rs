@@ -19,8 +19,8 @@
 //! same with the reference host (`../shared/tools/refharness`, built outside CI). Both use 2
 //! execute workers, approval jobs and a 12 s timeout. Printed: the medians over rounds of
 //! each host's p50 and p95 latency, concurrent batch wall time and largest execute job's peak
-//! RSS, and the ratio reference ÷ ours. Without `REFBENCH` only our figures are printed, and the ratio is said to be not
-//! measured. Prints figures, asserts nothing.
+//! RSS, and the ratio reference ÷ ours. Without `REFBENCH` only our figures are printed, and
+//! the ratio is said to be not measured. Prints figures, asserts nothing.
 //!
 //! ```text
 //! REFBENCH=/path/to/refbench cargo bench -p pvf-tests --bench versus_reference
@@ -190,7 +190,6 @@ fn runtime_case(corpus: &Path, runtime: &str, dir: &Path) -> Case {
     }
 }
 
-/// One round's figures, in milliseconds.
 /// A real block set from `tools/candidate-gen` (issue 15): both hosts time its valid blocks,
 /// the first one sequentially and all of them in the concurrent batches.
 fn candidate_case(set: &pvf_tests::candidates::CandidateSet, dir: &Path) -> Option<Case> {
@@ -219,6 +218,7 @@ fn candidate_case(set: &pvf_tests::candidates::CandidateSet, dir: &Path) -> Opti
     })
 }
 
+/// One round's figures: times in milliseconds.
 #[derive(Clone, Copy, Default)]
 struct Figures {
     p50: f64,
