@@ -18,7 +18,7 @@ use pvf_common::{
 };
 use pvf_host::{Config, execute::lanes::PvfExecKind};
 use pvf_validation::{
-    candidate::{CandidateReceipt, CandidateValidationResult},
+    candidate::{CandidateReceipt, CandidateValidationResult, InvalidCandidate},
     exhaustive::{self, ExhaustiveRequest},
     fixed_chain::{Answers, FixedChain},
     policy::{self, DEFAULT_RETRY_DELAY, FinalOutcome},
@@ -149,6 +149,7 @@ fn hex0x(bytes: &[u8]) -> String {
 fn result_json(result: &ValidationResult) -> serde_json::Value {
     json!({
         "verdict": "valid",
+        "vote": "valid",
         "head_data": hex0x(&result.head_data.0),
         "new_validation_code": result.new_validation_code.as_ref().map(|c| hex0x(&c.0)),
         "upward_messages": result.upward_messages.iter().map(|m| hex0x(m)).collect::<Vec<_>>(),
@@ -169,17 +170,22 @@ fn error_json(error: &ValidationError) -> (serde_json::Value, u8) {
         ValidationError::Internal(_) => ("internal-error", 2),
         ValidationError::ExecutionDeadline => ("execution-deadline", 2),
     };
-    // The vote the reference would cast on this error once its retries are spent.
-    let vote = match policy::final_outcome(error.clone()) {
-        FinalOutcome::Invalid(reason) => {
-            json!({ "vote": "invalid", "reason": format!("{reason:?}") })
-        }
+    // The vote the reference would cast on this error once its retries are spent, named as
+    // with --receipt.
+    let mut json = match policy::final_outcome(error.clone()) {
+        FinalOutcome::Invalid(invalidity) => invalid_vote_json(&invalidity.into()),
         FinalOutcome::Abstain(reason) => json!({ "vote": "abstain", "reason": reason }),
     };
-    (
-        json!({ "verdict": class, "error": error.to_string(), "final": vote }),
-        code,
-    )
+    json["verdict"] = class.into();
+    json["error"] = error.to_string().into();
+    (json, code)
+}
+
+fn invalid_vote_json(reason: &InvalidCandidate) -> serde_json::Value {
+    // The variant's name alone: the reason already carries any message.
+    let debug = format!("{reason:?}");
+    let kind = debug.split('(').next().unwrap_or_default();
+    json!({ "vote": "invalid", "reason": reason.to_string(), "kind": kind })
 }
 
 /// Runs the command.
@@ -401,10 +407,7 @@ async fn validate_candidate(
             }),
             0,
         ),
-        Ok(CandidateValidationResult::Invalid(reason)) => (
-            json!({ "vote": "invalid", "reason": reason.to_string(), "kind": format!("{reason:?}") }),
-            1,
-        ),
+        Ok(CandidateValidationResult::Invalid(reason)) => (invalid_vote_json(&reason), 1),
         Err(failed) => (json!({ "vote": "abstain", "reason": failed.0 }), 2),
     };
     println!(

@@ -324,7 +324,7 @@ pub enum PossiblyInvalidError {
     #[error("possibly invalid: runtime construction: {0}")]
     RuntimeConstruction(String),
     /// The artifact was corrupted on disk.
-    #[error("possibly invalid: corrupted artifact")]
+    #[error("possibly invalid: artifact is corrupted")]
     CorruptedArtifact,
     /// The worker did not answer within the wall-clock allowance (the execution timeout ×
     /// `JOB_TIMEOUT_WALL_CLOCK_FACTOR`) although the job's CPU-time monitor had not fired: the

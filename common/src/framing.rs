@@ -16,12 +16,28 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 /// raw runtimes are under 10 MiB; 256 MiB leaves room while still bounding the worker.
 pub const MAX_REQUEST_FRAME_LEN: u64 = 256 * 1024 * 1024;
 
-/// Worker → host replies carry stats, a checksum and error messages (truncated to
-/// [`MAX_ERROR_MESSAGE_LEN`]), never artifacts: 1 MiB is generous.
+/// Handshakes and prepare worker → host replies carry stats, a checksum and error messages
+/// (truncated to [`MAX_ERROR_MESSAGE_LEN`]), never artifacts: 1 MiB is generous.
 pub const MAX_REPLY_FRAME_LEN: u64 = 1024 * 1024;
 
-/// Job → worker replies carry the compiled artifact. The bomb limit caps decompressed code at
-/// about 30 MiB and artifacts are 4–5× the wasm size, so about 150 MiB; 512 MiB is the cap.
+/// Execute replies (job → worker and worker → host) carry the PVF's `ValidationResult`. The
+/// reference bounds neither: new code, head data and messages may fill the instance's linear
+/// memory. So the cap is that memory, `memory_pages` (the session's limit; wasm32 has at most
+/// 65 536) of 64 KiB, plus 1 MiB for the reply's own fields. A lower cap would turn a valid code
+/// upgrade into an ambiguous worker death, a vote against; a higher one would let a hijacked
+/// job make its worker and the host buffer what no PVF can return.
+pub const fn max_execute_reply_frame_len(memory_pages: u32) -> u64 {
+    let pages = if memory_pages > 65_536 {
+        65_536
+    } else {
+        memory_pages
+    };
+    pages as u64 * 65_536 + (1 << 20)
+}
+
+/// Prepare job → worker replies carry the compiled artifact. The bomb limit caps decompressed
+/// code at about 30 MiB and artifacts are 4–5× the wasm size, so about 150 MiB; 512 MiB is the
+/// cap.
 pub const MAX_JOB_REPLY_FRAME_LEN: u64 = 512 * 1024 * 1024;
 
 /// Error strings from untrusted jobs are cut to this many bytes before they travel on.
@@ -281,5 +297,16 @@ mod tests {
         assert!(cut.len() <= MAX_ERROR_MESSAGE_LEN + "… (truncated)".len());
         assert!(cut.ends_with("(truncated)"));
         assert_eq!(truncate_message("short".into()), "short");
+    }
+
+    #[test]
+    fn an_execute_reply_may_carry_the_sessions_whole_memory() {
+        let default_session = crate::engine::Semantics::default().max_memory_pages;
+        assert_eq!(
+            max_execute_reply_frame_len(default_session),
+            2080 * 65_536 + (1 << 20)
+        );
+        // wasm32 memory ends at 4 GiB whatever the session allows.
+        assert_eq!(max_execute_reply_frame_len(u32::MAX), (1 << 32) + (1 << 20));
     }
 }

@@ -161,6 +161,18 @@ pub fn histogram_buckets() -> Vec<(&'static str, Vec<f64>)> {
                 0.1, 0.5, 1.0, 2.0, 3.0, 10.0, 20.0, 30.0, 60.0, 120.0, 240.0, 360.0, 480.0,
             ],
         ),
+        (
+            "polkadot_pvf_execution_time",
+            vec![
+                0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0,
+            ],
+        ),
+        (
+            "polkadot_pvf_execution_queued_time",
+            vec![
+                0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 12.0, 24.0, 48.0,
+            ],
+        ),
         ("polkadot_pvf_preparation_max_rss", exponential(8192.0, 10)),
         ("pvf_execution_max_rss", exponential(8192.0, 10)),
         (
@@ -169,6 +181,10 @@ pub fn histogram_buckets() -> Vec<(&'static str, Vec<f64>)> {
         ),
         (
             "polkadot_parachain_candidate_validation_code_size",
+            exponential(16384.0, 10),
+        ),
+        (
+            "polkadot_parachain_candidate_validation_pov_size",
             exponential(16384.0, 10),
         ),
     ]
@@ -216,4 +232,27 @@ pub(crate) fn execute_job_max_rss(kib: u64, counters: &HostCounters) {
 pub(crate) fn execute_pov_decompressed(pov_size: u32) {
     metrics::histogram!("polkadot_parachain_candidate_validation_pov_size", "compressed" => "false")
         .record(f64::from(pov_size));
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every histogram this file records has its buckets in [`super::histogram_buckets`]:
+    /// without them a Prometheus exporter renders it as a summary, unlike the reference's.
+    #[test]
+    fn every_histogram_recorded_has_its_buckets() {
+        let source = include_str!("metrics.rs");
+        let marker = concat!("histogram!", "(\"");
+        let recorded: std::collections::BTreeSet<&str> = source
+            .split(marker)
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        assert!(recorded.len() >= 8, "{recorded:?}");
+        let with_buckets: std::collections::BTreeSet<&str> = super::histogram_buckets()
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect();
+        let missing: Vec<_> = recorded.difference(&with_buckets).collect();
+        assert!(missing.is_empty(), "no buckets for {missing:?}");
+    }
 }

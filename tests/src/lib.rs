@@ -246,6 +246,32 @@ pub fn verdict_kind(result: &PrecheckResult) -> &'static str {
     }
 }
 
+/// The pvf-checker vote a reference node casts on a pre-check verdict class (`ok` or a
+/// `PrepareError` variant name): for; against as invalid on a deterministic error (the
+/// reference's `is_deterministic`, by variant); against as failed on any other.
+pub fn reference_precheck_vote(class: &str) -> &'static str {
+    match class {
+        "ok" => "for",
+        "Prevalidation"
+        | "Preparation"
+        | "JobError"
+        | "OutOfMemory"
+        | "CouldNotDecompressCodeBlob" => "against: invalid",
+        _ => "against: failed",
+    }
+}
+
+/// The name of a pvf-checker vote the validation layer casts, as [`reference_precheck_vote`]
+/// names them.
+pub fn precheck_vote_name(vote: &pvf_validation::precheck::PreCheckOutcome) -> &'static str {
+    use pvf_validation::precheck::PreCheckOutcome;
+    match vote {
+        PreCheckOutcome::Valid => "for",
+        PreCheckOutcome::Invalid(_) => "against: invalid",
+        PreCheckOutcome::Failed(_) => "against: failed",
+    }
+}
+
 /// Polls `probe` every 10 ms until it yields a value; fails the test after `timeout`.
 pub async fn poll_until<T>(
     timeout: Duration,

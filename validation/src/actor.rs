@@ -112,10 +112,7 @@ impl<B: ValidationBackend + 'static, V: RelayChainView + 'static> Handler<Valida
         Box::pin(async move {
             let _slot = slots.acquire_owned().await;
             let _timer = metrics::Timer::validate_from_exhaustive();
-            let result =
-                exhaustive::validate(&*backend, &*view, msg.0, v3_ever_seen, retry_delay).await;
-            metrics::on_validation_event(&result);
-            result
+            exhaustive::validate(&*backend, &*view, msg.0, v3_ever_seen, retry_delay).await
         })
     }
 }

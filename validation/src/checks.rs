@@ -6,16 +6,18 @@
 //! | before | the encoded PoV fits `max_pov_size` of the PVD | `ParamsTooLarge(size)` |
 //! | before | BLAKE2-256 of the encoded PoV is the descriptor's `pov_hash` | `PoVHashMismatch` |
 //! | before | BLAKE2-256 of the code is the descriptor's `validation_code_hash` | `CodeHashMismatch` |
-//! | before | BLAKE2-256 of the encoded PVD is the descriptor's `persisted_validation_data_hash` (ours, see below) | `PersistedValidationDataMismatch` |
+//! | before, backing only | BLAKE2-256 of the encoded PVD is the descriptor's `persisted_validation_data_hash` (ours, see below) | `PersistedValidationDataMismatch` |
 //! | after | the result decodes as the relay chain's `ValidationResult` (bounded message counts) | `ExecutionError` |
 //! | after | BLAKE2-256 of the new head's bytes is the descriptor's `para_head` | `ParaHeadHashMismatch` |
 //! | after | BLAKE2-256 of the encoded `CandidateCommitments` is the receipt's commitments hash | `CommitmentsHashMismatch` |
 //! | after, backing only | the UMP signals fit the descriptor version and the claim queue | `InvalidUMPSignals` |
 //!
-//! The PVD check is not in stable2609's candidate validation: there the backing subsystem and
-//! the collator protocol check it before asking, and approvals use the PVD the runtime checked
-//! at inclusion. It comes last among the checks before execution, so it can only turn a
-//! verdict the reference never reaches (a PVD its callers would have rejected) into invalid.
+//! The PVD check is not in stable2609's candidate validation. In backing, its callers (the
+//! collator protocol, prospective parachains) reject such a PVD before asking, so checking it
+//! here changes no backing decision. Approvals and disputes get the PVD from the recovered
+//! available data, which nothing checks against the descriptor: there the reference validates
+//! with whatever PVD it got, and so must we, or we would vote against a candidate that
+//! reference validators find valid (and be slashed for it in the dispute).
 
 use crate::candidate::{
     CandidateDescriptor, CandidateReceipt, CandidateValidationResult, InvalidCandidate,
@@ -26,12 +28,14 @@ use polkadot_primitives::CommittedCandidateReceiptV2;
 use pvf_common::execute::{PoV, ValidationResult as PvfResult};
 use sp_crypto_hashing::blake2_256;
 
-/// The checks before execution, the reference's `perform_basic_checks` and then the PVD's.
+/// The checks before execution, the reference's `perform_basic_checks`, and then for backing
+/// (`backing`) the PVD's.
 pub fn before_execution(
     descriptor: &CandidateDescriptor,
     pvd: &PersistedValidationData,
     pov: &PoV,
     code_hash: &ValidationCodeHash,
+    backing: bool,
 ) -> Result<(), InvalidCandidate> {
     let encoded_pov = pov.encode();
     if encoded_pov.len() > pvd.max_pov_size as usize {
@@ -43,7 +47,7 @@ pub fn before_execution(
     if *code_hash != descriptor.validation_code_hash() {
         return Err(InvalidCandidate::CodeHashMismatch);
     }
-    if pvd.hash() != descriptor.persisted_validation_data_hash() {
+    if backing && pvd.hash() != descriptor.persisted_validation_data_hash() {
         return Err(InvalidCandidate::PersistedValidationDataMismatch);
     }
     Ok(())

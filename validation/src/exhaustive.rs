@@ -10,7 +10,7 @@ use crate::{
     },
     chain::{RelayChainView, RelayParentSession},
     checks,
-    policy::{self, ExecutionInvalidity, FinalOutcome},
+    policy::{self, FinalOutcome},
     retry::{self, ExecutionInput, ValidationBackend},
 };
 use polkadot_primitives::transpose_claim_queue;
@@ -31,7 +31,9 @@ pub struct ExhaustiveRequest {
     pub pov: PoV,
     /// The executor parameters of the candidate's session.
     pub executor_params: ExecutorParams,
-    /// Backing (with the relay parent it is backed at), approval or dispute.
+    /// Backing, approval or dispute. A backing kind carries the hash the candidate is scheduled
+    /// at (the descriptor's scheduling parent: its relay parent before V3): the host drops the
+    /// job once that hash is neither an active leaf nor one of their scheduling ancestors.
     pub exec_kind: PvfExecKind,
 }
 
@@ -62,6 +64,21 @@ pub async fn validate<B: ValidationBackend, V: RelayChainView>(
         Err(PreValidationError::Invalid(e)) => return Ok(CandidateValidationResult::Invalid(e)),
         Err(PreValidationError::Chain(e)) => return Err(ValidationFailed(e)),
     };
+    let result = execute_and_check(backend, request, pre, v3_ever_seen, retry_delay).await;
+    // Only candidates that reached execution are counted, as the reference counts them.
+    crate::metrics::on_validation_event(&result);
+    result
+}
+
+/// Executes a pre-validated candidate (backing once, approvals and disputes under the retry
+/// policy), maps a failure to a vote, and checks a result's outputs.
+async fn execute_and_check<B: ValidationBackend>(
+    backend: &B,
+    request: ExhaustiveRequest,
+    pre: PreValidated,
+    v3_ever_seen: bool,
+    retry_delay: Duration,
+) -> Result<CandidateValidationResult, ValidationFailed> {
     let _timer = crate::metrics::Timer::validate_candidate_exhaustive();
     let ExhaustiveRequest {
         validation_data,
@@ -72,15 +89,7 @@ pub async fn validate<B: ValidationBackend, V: RelayChainView>(
         exec_kind,
     } = request;
     let descriptor = &candidate_receipt.descriptor;
-    let scheduling_parent = candidate::scheduling_parent(descriptor, v3_ever_seen).0;
-    // The host drops a backing job whose scheduling parent left the view, as the reference's
-    // execute queue does.
-    let kind = match exec_kind {
-        PvfExecKind::Backing(_) => PvfExecKind::Backing(scheduling_parent),
-        PvfExecKind::BackingSystemParas(_) => PvfExecKind::BackingSystemParas(scheduling_parent),
-        other => other,
-    };
-    let exec_timeout = policy::exec_timeout(&executor_params, retry::timeout_kind(kind));
+    let exec_timeout = policy::exec_timeout(&executor_params, retry::timeout_kind(exec_kind));
     let pvf = PvfPrepData::from_code(
         validation_code,
         executor_params.clone(),
@@ -93,11 +102,12 @@ pub async fn validate<B: ValidationBackend, V: RelayChainView>(
         pov,
         params_extension: candidate::params_extension(descriptor, v3_ever_seen),
     };
-    let result = match kind.backing_relay_parent() {
+    let result = match exec_kind.backing_relay_parent() {
         // One attempt: a retry could back a candidate others would not (polkadot-sdk #2182).
-        Some(_) => backend.execute(pvf, exec_timeout, input, kind).await,
+        Some(_) => backend.execute(pvf, exec_timeout, input, exec_kind).await,
         None => {
-            retry::execute_with_retry(backend, pvf, exec_timeout, input, kind, retry_delay).await
+            retry::execute_with_retry(backend, pvf, exec_timeout, input, exec_kind, retry_delay)
+                .await
         }
     };
     match result {
@@ -112,15 +122,7 @@ pub async fn validate<B: ValidationBackend, V: RelayChainView>(
             match policy::final_outcome(error) {
                 FinalOutcome::Abstain(reason) => Err(ValidationFailed(reason)),
                 FinalOutcome::Invalid(invalidity) => {
-                    Ok(CandidateValidationResult::Invalid(match invalidity {
-                        ExecutionInvalidity::ExecutionError(e) => {
-                            InvalidCandidate::ExecutionError(e)
-                        }
-                        ExecutionInvalidity::Timeout => InvalidCandidate::Timeout,
-                        ExecutionInvalidity::PoVDecompressionFailure => {
-                            InvalidCandidate::PoVDecompressionFailure
-                        }
-                    }))
+                    Ok(CandidateValidationResult::Invalid(invalidity.into()))
                 }
             }
         }
@@ -154,6 +156,7 @@ async fn pre_validate<V: RelayChainView>(
         &request.validation_data,
         &request.pov,
         &checks::code_hash(&request.validation_code),
+        request.exec_kind.backing_relay_parent().is_some(),
     )
     .map_err(PreValidationError::Invalid)?;
 

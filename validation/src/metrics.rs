@@ -42,25 +42,48 @@ impl Timer {
     }
 }
 
+/// Histogram buckets of this layer's timers, for recorders that need them up front (the host's
+/// are `pvf_host::metrics::histogram_buckets`): Prometheus's defaults, as the reference uses.
+pub fn histogram_buckets() -> Vec<(&'static str, Vec<f64>)> {
+    let defaults = vec![
+        0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
+    vec![
+        (
+            "polkadot_parachain_candidate_validation_validate_from_exhaustive",
+            defaults.clone(),
+        ),
+        (
+            "polkadot_parachain_candidate_validation_validate_candidate_exhaustive",
+            defaults,
+        ),
+    ]
+}
+
 impl Drop for Timer {
     fn drop(&mut self) {
         metrics::histogram!(self.name).record(self.started.elapsed().as_secs_f64());
     }
 }
 
+/// A recorder that writes down what was counted and observed, as `name{labels}` lines.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::candidate::InvalidCandidate;
+pub(crate) mod seen {
     use metrics::{
         Counter, CounterFn, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
         SharedString, Unit,
     };
     use std::sync::{Arc, Mutex};
 
-    /// Records what was counted and observed, as `name{labels}` lines.
+    /// The lines recorded so far.
     #[derive(Clone, Default)]
-    struct Seen(Arc<Mutex<Vec<String>>>);
+    pub(crate) struct Seen(Arc<Mutex<Vec<String>>>);
+
+    impl Seen {
+        pub(crate) fn lines(&self) -> Vec<String> {
+            self.0.lock().unwrap().clone()
+        }
+    }
 
     struct Line(Seen, String);
 
@@ -107,6 +130,12 @@ mod tests {
             Histogram::from_arc(Arc::new(Line(self.clone(), line(key))))
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{seen::Seen, *};
+    use crate::candidate::InvalidCandidate;
 
     #[test]
     fn outcomes_and_timings_carry_the_references_names_and_labels() {
@@ -120,7 +149,7 @@ mod tests {
             drop(Timer::validate_candidate_exhaustive());
         });
         assert_eq!(
-            *seen.0.lock().unwrap(),
+            seen.lines(),
             [
                 "polkadot_parachain_validation_requests_total{validity=invalid} +1",
                 "polkadot_parachain_validation_requests_total{validity=validation failure} +1",

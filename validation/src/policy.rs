@@ -156,6 +156,16 @@ pub enum ExecutionInvalidity {
     PoVDecompressionFailure,
 }
 
+impl From<ExecutionInvalidity> for crate::candidate::InvalidCandidate {
+    fn from(invalidity: ExecutionInvalidity) -> Self {
+        match invalidity {
+            ExecutionInvalidity::ExecutionError(e) => Self::ExecutionError(e),
+            ExecutionInvalidity::Timeout => Self::Timeout,
+            ExecutionInvalidity::PoVDecompressionFailure => Self::PoVDecompressionFailure,
+        }
+    }
+}
+
 /// The vote an execution error leads to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum FinalOutcome {
@@ -181,12 +191,24 @@ pub fn final_outcome(error: ValidationError) -> FinalOutcome {
         ValidationError::Invalid(InvalidCandidate::PoVDecompressionFailure) => {
             FinalOutcome::Invalid(ExecutionInvalidity::PoVDecompressionFailure)
         }
-        ValidationError::Invalid(e) => {
-            FinalOutcome::Invalid(ExecutionInvalidity::ExecutionError(e.to_string()))
+        ValidationError::Invalid(InvalidCandidate::WorkerReportedInvalid(e)) => {
+            FinalOutcome::Invalid(ExecutionInvalidity::ExecutionError(e))
         }
-        ValidationError::PossiblyInvalid(e) => {
-            FinalOutcome::Invalid(ExecutionInvalidity::ExecutionError(e.to_string()))
-        }
+        ValidationError::PossiblyInvalid(e) => FinalOutcome::Invalid(
+            ExecutionInvalidity::ExecutionError(execution_error_reason(e)),
+        ),
+    }
+}
+
+/// The reason an `ExecutionError` carries, worded as the reference words it (operators grep
+/// logs of both).
+fn execution_error_reason(error: PossiblyInvalidError) -> String {
+    use PossiblyInvalidError::*;
+    match error {
+        AmbiguousWorkerDeath => "ambiguous worker death".into(),
+        AmbiguousJobDeath(e) => format!("ambiguous job death: {e}"),
+        JobError(e) | RuntimeConstruction(e) => e,
+        e @ (CorruptedArtifact | WorkerStalled(_)) => e.to_string(),
     }
 }
 

@@ -187,6 +187,7 @@ impl ExecuteWorker<'_> {
             thread_check,
             sandbox.job_spawn,
             request.execution_timeout,
+            framing::max_execute_reply_frame_len(semantics.max_memory_pages),
             Some(host_socket),
             |_| (self.job_fn)(engine, artifact, semantics, &params, pvf_logging),
         );

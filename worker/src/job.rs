@@ -21,7 +21,7 @@ use nix::{
 use parity_scale_codec::{Decode, Encode};
 use pvf_common::{
     JobFailure,
-    framing::{self, FrameError, MAX_JOB_REPLY_FRAME_LEN},
+    framing::{self, FrameError},
     job::TIMED_OUT_REPLY_FRAME,
 };
 use pvf_security::JobSpawn;
@@ -109,6 +109,7 @@ pub struct JobReport<T> {
 /// Runs `job` in a child process (a namespaced clone or a plain fork, per `how`) with a
 /// CPU-time limit and returns its result.
 ///
+/// `reply_limit` bounds the job's answer: the prepare and execute replies differ by far.
 /// `host_socket` is the connection to the host: the child does not keep it, so the only way out
 /// of the job is its pipe; and the worker watches it while the job runs: if the host hangs up
 /// (it stopped, or was interrupted), the job is killed at once instead of running to its end
@@ -121,6 +122,7 @@ pub fn run_in_child<T: Encode + Decode>(
     threads: &mut ThreadCheck,
     how: JobSpawn,
     cpu_time_limit: Duration,
+    reply_limit: u64,
     host_socket: Option<RawFd>,
     job: impl FnOnce(RawFd) -> T,
 ) -> JobReport<T> {
@@ -173,7 +175,7 @@ pub fn run_in_child<T: Encode + Decode>(
             }
             let reply = framing::recv_blocking::<_, Result<T, JobFailure>>(
                 &mut File::from(read_end),
-                MAX_JOB_REPLY_FRAME_LEN,
+                reply_limit,
             );
             let (status, max_rss_kib) = reap(child);
             let cpu_time = match getrusage(UsageWho::RUSAGE_CHILDREN) {
@@ -352,6 +354,7 @@ mod tests {
             &mut threads,
             JobSpawn::Fork,
             Duration::from_secs(10),
+            1024,
             None,
             |_| 7u8,
         );

@@ -247,6 +247,7 @@ fn prepare_one(
         thread_check,
         sandbox.job_spawn,
         pvf.prep_timeout(),
+        framing::MAX_JOB_REPLY_FRAME_LEN,
         Some(host_socket),
         |reply_fd| job_fn(pvf, threads, reply_fd),
     );

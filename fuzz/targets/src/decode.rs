@@ -1,13 +1,13 @@
 //! The decoder targets: every type a process decodes from a less trusted peer.
 //!
-//! - `host_decode`: what the host reads from workers (`framing::recv`, 1 MiB frames):
-//!   `PrepareWorkerResult` (host/src/prepare/worker.rs) and the execute `WorkerResponse`
-//!   (host/src/execute/worker.rs);
+//! - `host_decode`: what the host reads from workers (`framing::recv`): `PrepareWorkerResult`
+//!   (1 MiB frames, host/src/prepare/exchange.rs) and the execute `WorkerResponse` (the
+//!   session's linear memory plus 1 MiB, host/src/execute/exchange.rs);
 //! - `worker_decode`: what a worker reads from the host (`recv_blocking`): `WorkerHandshake`
 //!   and `ExecuteHandshake` (1 MiB), `PvfPrepData` and `ExecuteRequest` (256 MiB);
-//! - `job_decode`: what a worker reads from its job process (512 MiB): [`ExecuteJobReply`]
-//!   and [`PrepareJobReply`], plus the `ValidationResult` that the execute job decodes (not
-//!   exactly) from the PVF's own memory.
+//! - `job_decode`: what a worker reads from its job process: [`ExecuteJobReply`] (the
+//!   session's linear memory plus 1 MiB) and [`PrepareJobReply`] (512 MiB), plus the
+//!   `ValidationResult` that the execute job decodes (not exactly) from the PVF's own memory.
 //!
 //! Byte 0 picks the type, the rest is the payload. Properties ([`check_codec`]): decoding
 //! never panics and allocates at most a constant factor of the payload, not what a length

@@ -32,8 +32,9 @@ use std::{
 };
 use tokio::io::{AsyncRead, ReadBuf};
 
-/// Frame limits the target picks from: the three real ones, edge values and "no limit".
-pub const MAXES: [u64; 12] = [
+/// Frame limits the target picks from: the real ones (execute replies' for the default session
+/// and the largest), edge values and "no limit".
+pub const MAXES: [u64; 14] = [
     0,
     1,
     4,
@@ -44,6 +45,8 @@ pub const MAXES: [u64; 12] = [
     MAX_REPLY_FRAME_LEN,
     MAX_REQUEST_FRAME_LEN,
     MAX_JOB_REPLY_FRAME_LEN,
+    framing::max_execute_reply_frame_len(2080),
+    framing::max_execute_reply_frame_len(u32::MAX),
     u64::MAX - 1,
     u64::MAX,
 ];

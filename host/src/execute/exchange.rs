@@ -49,6 +49,9 @@ pub struct RunExecuteJob {
     pub link_artifact: bool,
     /// What to run.
     pub request: ExecuteRequest,
+    /// The most bytes the worker's reply may take: the session's linear memory and 1 MiB
+    /// (`framing::max_execute_reply_frame_len`).
+    pub reply_limit: u64,
 }
 
 impl Handler<RunExecuteJob> for WorkerActor {
@@ -60,6 +63,7 @@ impl Handler<RunExecuteJob> for WorkerActor {
             job.artifact_path,
             job.link_artifact,
             job.request,
+            job.reply_limit,
         ))
     }
 }
@@ -127,6 +131,7 @@ pub async fn run_execute_job(
     artifact_path: PathBuf,
     link_artifact: bool,
     request: ExecuteRequest,
+    reply_limit: u64,
 ) -> JobOutcome<ExecResult> {
     let link = worker.worker_dir.path().join(ARTIFACT_FILE_NAME);
     if link_artifact && let Err(e) = tokio::fs::hard_link(&artifact_path, &link).await {
@@ -138,7 +143,7 @@ pub async fn run_execute_job(
         }
         return JobOutcome::kept(worker, out);
     }
-    let outcome = exchange(worker, &request).await;
+    let outcome = exchange(worker, &request, reply_limit).await;
     let JobOutcome::Ran {
         worker: Some(worker),
         mut result,
@@ -163,7 +168,11 @@ pub async fn run_execute_job(
 }
 
 /// Sends the request and maps the reply, with the keep-or-kill decision per case.
-async fn exchange(mut worker: IdleWorker, request: &ExecuteRequest) -> JobOutcome<ExecResult> {
+async fn exchange(
+    mut worker: IdleWorker,
+    request: &ExecuteRequest,
+    reply_limit: u64,
+) -> JobOutcome<ExecResult> {
     let kill = |result| JobOutcome::killed(ExecResult::of(Err(result)));
     if let Err(e) = framing::send(&mut worker.stream, request).await {
         tracing::warn!(target: LOG_TARGET, pid = worker.pid, "cannot send an execution: {e}");
@@ -172,7 +181,7 @@ async fn exchange(mut worker: IdleWorker, request: &ExecuteRequest) -> JobOutcom
     let limit = request.execution_timeout * JOB_TIMEOUT_WALL_CLOCK_FACTOR;
     let received = tokio::time::timeout(
         limit,
-        framing::recv::<_, WorkerResponse>(&mut worker.stream, framing::MAX_REPLY_FRAME_LEN),
+        framing::recv::<_, WorkerResponse>(&mut worker.stream, reply_limit),
     )
     .await;
     let response = match received {

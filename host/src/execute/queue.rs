@@ -140,6 +140,9 @@ struct ExecWorker {
     runner: Option<Recipient<RunExecuteJob>>,
     retire: Option<Recipient<Retire>>,
     params_hash: ExecutorParamsHash,
+    /// The most bytes a reply may take: the linear memory its executor parameters allow a
+    /// PVF, plus 1 MiB (`framing::max_execute_reply_frame_len`); fixed, as the parameters are.
+    reply_limit: u64,
     /// The artifact the worker loaded last, which it always holds if it caches modules.
     warm_checksum: Option<ArtifactChecksum>,
     /// The modules the worker holds, as far as the queue can tell (it evicts alike); only
@@ -269,6 +272,10 @@ impl ExecuteQueue {
             runner: None,
             retire: None,
             params_hash: job.params_hash(),
+            reply_limit: pvf_common::framing::max_execute_reply_frame_len(
+                pvf_common::engine::Semantics::from_executor_params(job.pvf.executor_params())
+                    .max_memory_pages,
+            ),
             warm_checksum: None,
             modules: ByteLru::new(self.options.module_cache_bytes.unwrap_or(0)),
         });
@@ -344,6 +351,7 @@ impl ExecuteQueue {
             artifact_path: job.artifact_path.clone(),
             link_artifact,
             request,
+            reply_limit: entry.reply_limit,
         });
         ctx.spawn(run.into_actor(self).map(move |outcome, queue, ctx| {
             crate::metrics::execute_finished(started.elapsed());

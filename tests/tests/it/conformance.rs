@@ -66,7 +66,7 @@ async fn conformance_verdicts_match_the_reference() {
 /// against as `Failed` on any other.
 #[tokio::test(flavor = "multi_thread")]
 async fn precheck_votes_on_the_bundled_set_are_the_references() {
-    use pvf_validation::precheck::{PreCheckOutcome, precheck};
+    use pvf_validation::precheck::precheck;
     let _process = pvf_tests::sharing_the_process();
     let inputs = suite::load(&suite::inputs_dir());
     let reference: std::collections::BTreeMap<String, String> =
@@ -91,21 +91,8 @@ async fn precheck_votes_on_the_bundled_set_are_the_references() {
         let Some(class) = reference.get(name) else {
             continue;
         };
-        // The reference's `PrepareError::is_deterministic`, by variant.
-        let expected = match class.as_str() {
-            "ok" => "for",
-            "Prevalidation"
-            | "Preparation"
-            | "JobError"
-            | "OutOfMemory"
-            | "CouldNotDecompressCodeBlob" => "against: invalid",
-            _ => "against: failed",
-        };
-        let got = match vote {
-            PreCheckOutcome::Valid => "for",
-            PreCheckOutcome::Invalid(_) => "against: invalid",
-            PreCheckOutcome::Failed(_) => "against: failed",
-        };
+        let expected = pvf_tests::reference_precheck_vote(class);
+        let got = pvf_tests::precheck_vote_name(vote);
         *counted.entry(got).or_insert(0) += 1;
         if got != expected {
             wrong.push(format!(

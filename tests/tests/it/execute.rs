@@ -184,6 +184,31 @@ async fn a_deleted_or_corrupted_artifact_is_prepared_again_never_invalid() {
         4,
         "the retry prepared the corrupted artifact again"
     );
+
+    // Backing gets one attempt in the host too: the error is the answer, nothing is rerun.
+    corrupt_the_artifact().await;
+    let executed = || host.counters().execute.jobs_started;
+    let executed_before = executed();
+    let (pvd, pov) = pvf_tests::adder::pvd_pov(&adder.good);
+    let backing = host
+        .execute_pvf(
+            compilation(&adder.code),
+            Duration::from_secs(2),
+            pvd,
+            pov,
+            PvfExecKind::Backing([0xaa; 32]),
+        )
+        .await
+        .expect("host alive");
+    assert_eq!(
+        backing,
+        Err(ValidationError::PossiblyInvalid(
+            PossiblyInvalidError::CorruptedArtifact
+        ))
+    );
+    assert_eq!(artifacts(), Vec::<std::path::PathBuf>::new(), "deleted");
+    assert_eq!(prepared(), 4, "a backing job is never prepared again");
+    assert_eq!(executed(), executed_before + 1, "nor run again");
 }
 
 #[tokio::test(flavor = "multi_thread")]

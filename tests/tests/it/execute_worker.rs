@@ -85,7 +85,9 @@ async fn execute(
         std::fs::write(&link, bytes).unwrap();
     }
     framing::send(&mut worker.stream, request).await.unwrap();
-    let response = framing::recv(&mut worker.stream, framing::MAX_REPLY_FRAME_LEN)
+    let default_session = pvf_common::engine::Semantics::default().max_memory_pages;
+    let reply_limit = framing::max_execute_reply_frame_len(default_session);
+    let response = framing::recv(&mut worker.stream, reply_limit)
         .await
         .unwrap();
     let _ = std::fs::remove_file(&link);

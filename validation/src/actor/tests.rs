@@ -8,7 +8,7 @@ use crate::{
     test_candidate::{CODE, V2, V3, receipt_for, request, result},
 };
 use pvf_common::{
-    PrepareError, PrepareJobKind,
+    ExecutorParam, PrepareError, PrepareJobKind, PvfPrepKind,
     execute::{PossiblyInvalidError, ValidationError},
 };
 use pvf_host::execute::lanes::PvfExecKind;
@@ -185,6 +185,14 @@ async fn a_next_session_authority_prepares_one_backed_pvf_per_block_once_per_ses
         a.backed.insert(leaf(1), hashes.clone());
         a.backed.insert(leaf(2), hashes.clone());
         a.backed.insert(leaf(3), hashes.clone());
+        // The session's own parameters, not the defaults, decide the artifact and timeout.
+        a.executor_params = Some(
+            vec![
+                ExecutorParam::MaxMemoryPages(100),
+                ExecutorParam::PvfPrepTimeout(PvfPrepKind::Prepare, 200_000),
+            ]
+            .into(),
+        );
     });
     let actor = start(&host, &chain);
     for n in 1..=2 {
@@ -203,7 +211,11 @@ async fn a_next_session_authority_prepares_one_backed_pvf_per_block_once_per_ses
         panic!()
     };
     assert_eq!(pvfs[0].prep_kind(), PrepareJobKind::Prechecking);
-    assert_eq!(pvfs[0].prep_timeout(), Duration::from_secs(360));
+    assert_eq!(pvfs[0].prep_timeout(), Duration::from_secs(200));
+    assert_eq!(
+        **pvfs[0].executor_params(),
+        chain.answers().executor_params.unwrap()
+    );
     // A new session starts over.
     chain.set(|a| a.session = Some(8));
     actor
@@ -298,4 +310,55 @@ async fn no_more_validations_run_at_once_than_the_task_limit() {
         "{:?}",
         started.elapsed()
     );
+}
+
+/// What the actor records, as the reference does: every request is timed whole; a candidate
+/// that reached execution is timed there and counted by its outcome; one rejected before
+/// execution is not counted.
+#[actix::test]
+async fn the_actor_times_every_request_and_counts_those_that_ran() {
+    use crate::metrics::seen::Seen;
+    let seen = Seen::default();
+    let _recorder = ::metrics::set_default_local_recorder(&seen);
+    let host = ScriptedHost::new(vec![
+        Ok(result()),
+        Err(ValidationError::Internal(
+            pvf_common::execute::InternalValidationError::HostCommunication("gone".into()),
+        )),
+    ]);
+    let actor = start(&host, &FixedChain::default());
+    let valid = actor
+        .send(validate(request(V2, PvfExecKind::Approval)))
+        .await
+        .unwrap();
+    assert!(matches!(valid, Ok(Verdict::Valid(..))), "{valid:?}");
+    let abstain = actor
+        .send(validate(request(V2, PvfExecKind::Backing([0xaa; 32]))))
+        .await
+        .unwrap();
+    assert!(abstain.is_err(), "{abstain:?}");
+    let mut other_code = request(V2, PvfExecKind::Approval);
+    other_code.validation_code = b"other code".to_vec();
+    let invalid = actor.send(validate(other_code)).await.unwrap();
+    assert!(matches!(invalid, Ok(Verdict::Invalid(_))), "{invalid:?}");
+    let exhaustive =
+        "polkadot_parachain_candidate_validation_validate_candidate_exhaustive{} observed";
+    let whole = "polkadot_parachain_candidate_validation_validate_from_exhaustive{} observed";
+    assert_eq!(
+        seen.lines(),
+        [
+            exhaustive,
+            "polkadot_parachain_validation_requests_total{validity=valid} +1",
+            whole,
+            exhaustive,
+            "polkadot_parachain_validation_requests_total{validity=validation failure} +1",
+            whole,
+            whole,
+        ]
+    );
+}
+
+#[test]
+fn the_retry_delay_is_the_references_three_seconds() {
+    assert_eq!(Config::default().retry_delay, Duration::from_secs(3));
 }

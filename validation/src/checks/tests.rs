@@ -10,13 +10,14 @@ use polkadot_primitives::{
 use pvf_common::execute::BlockData;
 use std::collections::{BTreeMap, VecDeque};
 
+/// The checks of a backing candidate (all of them).
 fn before(
     receipt: &CandidateReceipt,
     pvd: &PersistedValidationData,
     pov: &PoV,
     code: &[u8],
 ) -> Result<(), InvalidCandidate> {
-    before_execution(&receipt.descriptor, pvd, pov, &code_hash(code))
+    before_execution(&receipt.descriptor, pvd, pov, &code_hash(code), true)
 }
 
 /// Para 2000 holds core 0 (and, with `two_cores`, core 1) at depth 0.
@@ -75,6 +76,20 @@ fn each_broken_input_is_named() {
         before(&receipt, &other_pvd, &pov(), CODE),
         Err(InvalidCandidate::PersistedValidationDataMismatch)
     );
+    // Approvals and disputes run with the recovered PVD, whatever its hash, as the reference.
+    let approval = before_execution(
+        &receipt.descriptor,
+        &other_pvd,
+        &pov(),
+        &code_hash(CODE),
+        false,
+    );
+    assert_eq!(approval, Ok(()));
+    // A PoV of exactly `max_pov_size` bytes fits (an approval: this PVD is not the receipt's).
+    let mut exact = pvd();
+    exact.max_pov_size = 11;
+    let fits = before_execution(&receipt.descriptor, &exact, &pov(), &code_hash(CODE), false);
+    assert_eq!(fits, Ok(()));
 }
 
 #[test]

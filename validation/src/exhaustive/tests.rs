@@ -247,12 +247,11 @@ fn signalled() -> ValidationResult {
 }
 
 #[actix::test]
-async fn a_v3_candidate_runs_with_the_extension_in_its_scheduling_parents_lane() {
-    for (v3_ever_seen, lane, extension) in [
-        (false, RELAY_PARENT, None),
+async fn a_v3_candidate_runs_with_the_extension_in_the_lane_its_caller_names() {
+    for (v3_ever_seen, extension) in [
+        (false, None),
         (
             true,
-            SCHEDULING_PARENT,
             Some(pvf_common::execute::ValidationParamsExtension::V3 {
                 relay_parent: RELAY_PARENT.0,
                 scheduling_parent: SCHEDULING_PARENT.0,
@@ -260,12 +259,14 @@ async fn a_v3_candidate_runs_with_the_extension_in_its_scheduling_parents_lane()
         ),
     ] {
         let host = ScriptedHost::new(vec![Ok(signalled())]);
-        let mut request = request(V3, BACKING);
+        // The host prunes backing jobs by the hash the backing subsystem gives, unchanged.
+        let lane = PvfExecKind::BackingSystemParas([0xcc; 32]);
+        let mut request = request(V3, lane);
         request.candidate_receipt = crate::test_candidate::receipt_for(V3, &signalled());
         let verdict = validate_with(&host, &FixedChain::default(), request, v3_ever_seen).await;
         assert!(matches!(verdict, Ok(Verdict::Valid(..))), "{verdict:?}");
         let (_, _, input, kind) = the_execution(&host);
-        assert_eq!(kind, PvfExecKind::Backing(lane.0));
+        assert_eq!(kind, lane);
         assert_eq!(input.params_extension, extension);
     }
     // V1 and V2 never get it.
@@ -347,4 +348,82 @@ async fn a_runtime_call_that_fails_means_abstain() {
     let host = ScriptedHost::new(vec![Ok(result())]);
     let verdict = validate_with(&host, &chain, request(V2, PvfExecKind::Approval), false).await;
     assert!(matches!(verdict, Ok(Verdict::Valid(..))), "{verdict:?}");
+}
+
+/// One retry per error class, through the actor: a second error of a class that already had
+/// its retry is the answer, each other class still gets its own, and any class may come first
+/// (the worker's stall, ours, counts as a death).
+#[actix::test]
+async fn an_approval_retries_each_class_once() {
+    use PossiblyInvalidError::*;
+    let death = || Err(possibly(AmbiguousWorkerDeath));
+    let job_death = || Err(possibly(AmbiguousJobDeath("SIGKILL".into())));
+    let stalled = || Err(possibly(WorkerStalled(Duration::from_secs(1))));
+    let job_error = || Err(possibly(JobError("panic".into())));
+    let internal = || {
+        Err(ValidationError::Internal(
+            InternalValidationError::HostCommunication("x".into()),
+        ))
+    };
+    let valid = |v: &Result<Verdict, ValidationFailed>| matches!(v, Ok(Verdict::Valid(..)));
+    type Check = fn(&Result<Verdict, ValidationFailed>) -> bool;
+    let abstains: Check = |v| v.is_err();
+    type Script = Vec<Result<ValidationResult, ValidationError>>;
+    let cases: Vec<(Script, usize, Check)> = vec![
+        (vec![death(), job_death(), Ok(result())], 2, execution_error),
+        (vec![stalled(), death(), Ok(result())], 2, execution_error),
+        (
+            vec![job_error(), job_error(), Ok(result())],
+            2,
+            execution_error,
+        ),
+        (vec![internal(), internal(), Ok(result())], 2, abstains),
+        (vec![stalled(), Ok(result())], 2, valid),
+        (vec![job_death(), Ok(result())], 2, valid),
+        (
+            vec![death(), job_error(), internal(), Ok(result())],
+            4,
+            valid,
+        ),
+    ];
+    for (script, attempts, expected) in cases {
+        let what = format!("{script:?}");
+        for kind in [PvfExecKind::Approval, PvfExecKind::Dispute] {
+            let host = ScriptedHost::new(script.clone());
+            let verdict =
+                validate_with(&host, &FixedChain::default(), request(V2, kind), false).await;
+            assert!(expected(&verdict), "{what} in {kind:?} gave {verdict:?}");
+            assert_eq!(host.attempts().len(), attempts, "{what} in {kind:?}");
+        }
+    }
+}
+
+/// The UMP-signal rules apply in backing only, through the actor: two core selectors are
+/// invalid there, and the same candidate is valid in approvals and disputes.
+#[actix::test]
+async fn ump_signals_are_checked_in_backing_only_by_message() {
+    let mut doubled = signalled();
+    doubled
+        .upward_messages
+        .push(UMPSignal::SelectCore(CoreSelector(0), ClaimQueueOffset(0)).encode());
+    let receipt = crate::test_candidate::receipt_for(V2, &doubled);
+    for kind in [BACKING, PvfExecKind::Approval, PvfExecKind::Dispute] {
+        let host = ScriptedHost::new(vec![Ok(doubled.clone())]);
+        let mut request = request(V2, kind);
+        request.candidate_receipt = receipt.clone();
+        let verdict = validate_with(&host, &FixedChain::default(), request, false).await;
+        match kind {
+            BACKING => assert!(
+                matches!(
+                    verdict,
+                    Ok(Verdict::Invalid(InvalidCandidate::InvalidUMPSignals(_)))
+                ),
+                "{verdict:?}"
+            ),
+            _ => assert!(
+                matches!(verdict, Ok(Verdict::Valid(..))),
+                "{kind:?}: {verdict:?}"
+            ),
+        }
+    }
 }

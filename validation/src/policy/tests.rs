@@ -165,16 +165,36 @@ fn the_final_mapping_is_the_references() {
         )),
         PoVDecompressionFailure
     );
-    for error in [
-        ValidationError::Invalid(InvalidCandidate::WorkerReportedInvalid("trap".into())),
-        death(),
-        runtime_construction(),
-        ValidationError::PossiblyInvalid(PossiblyInvalidError::CorruptedArtifact),
-        ValidationError::PossiblyInvalid(PossiblyInvalidError::JobError("p".into())),
-        ValidationError::PossiblyInvalid(PossiblyInvalidError::WorkerStalled(SECOND)),
+    // Every other error is an execution error, with the reference's wording of the reason.
+    use PossiblyInvalidError::*;
+    let possibly = ValidationError::PossiblyInvalid;
+    for (error, reason) in [
+        (
+            ValidationError::Invalid(InvalidCandidate::WorkerReportedInvalid("trap".into())),
+            "trap",
+        ),
+        (possibly(AmbiguousWorkerDeath), "ambiguous worker death"),
+        (
+            possibly(AmbiguousJobDeath("killed".into())),
+            "ambiguous job death: killed",
+        ),
+        (
+            possibly(RuntimeConstruction("no memory".into())),
+            "no memory",
+        ),
+        (possibly(JobError("panicked".into())), "panicked"),
+        (
+            possibly(CorruptedArtifact),
+            "possibly invalid: artifact is corrupted",
+        ),
+        (
+            possibly(WorkerStalled(SECOND)),
+            "possibly invalid: the execute worker stalled past the wall-clock limit of 1s",
+        ),
     ] {
-        assert!(
-            matches!(invalid(error.clone()), ExecutionError(_)),
+        assert_eq!(
+            invalid(error.clone()),
+            ExecutionError(reason.into()),
             "{error:?}"
         );
     }
