@@ -15,6 +15,28 @@ pub struct Input {
     pub expected: Option<&'static str>,
 }
 
+/// Whether `bytes` look like WebAssembly text rather than a binary module: after blank lines
+/// and `;;` comments, `(module`. Validators only ever get binary wasm, so such a file fails
+/// prevalidation as the reference fails it; the CLI then says how to assemble it.
+pub fn looks_like_wat(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(&bytes[..bytes.len().min(64 * 1024)]) else {
+        return false;
+    };
+    text.lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty() && !line.starts_with(";;"))
+        .is_some_and(|line| line.starts_with("(module"))
+}
+
+/// The note printed on stderr next to the verdict for a WAT file.
+pub fn wat_note(path: &Path) -> String {
+    format!(
+        "note: {} is WebAssembly text (WAT); a PVF is binary wasm, so it fails prevalidation \
+         as on chain. Assemble it first, e.g. `wasm-tools parse {0} -o {0}.wasm`",
+        path.display()
+    )
+}
+
 /// Environment variable naming the corpus dir.
 pub const CORPUS_ENV: &str = "PVF_CORPUS_DIR";
 
@@ -29,10 +51,17 @@ pub fn corpus_dir() -> PathBuf {
 pub fn from_files(files: &[PathBuf]) -> Vec<Input> {
     files
         .iter()
-        .map(|path| Input {
-            name: path.display().to_string(),
-            bytes: std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display())),
-            expected: None,
+        .map(|path| {
+            let bytes =
+                std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()));
+            if bytes.as_deref().is_ok_and(looks_like_wat) {
+                eprintln!("{}", wat_note(path));
+            }
+            Input {
+                name: path.display().to_string(),
+                bytes,
+                expected: None,
+            }
         })
         .collect()
 }
@@ -114,3 +143,18 @@ fn corpus() -> Vec<Input> {
 }
 
 include!("../../tests/pvfs/corpus_verdicts.rs");
+
+#[cfg(test)]
+mod tests {
+    use super::looks_like_wat;
+
+    #[test]
+    fn wat_text_is_told_from_binary_wasm_and_other_text() {
+        assert!(looks_like_wat(b"(module)"));
+        assert!(looks_like_wat(b";; a comment\n\n  (module\n (func))"));
+        assert!(!looks_like_wat(b"\0asm\x01\0\0\0"));
+        assert!(!looks_like_wat(b"this is not a wasm module"));
+        assert!(!looks_like_wat(b""));
+        assert!(!looks_like_wat(&[0xff, 0xfe, b'(']));
+    }
+}

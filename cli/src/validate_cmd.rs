@@ -202,6 +202,9 @@ pub fn run(args: ValidateArgs) -> ExitCode {
 fn run_inner(args: ValidateArgs) -> Result<u8, String> {
     let code =
         std::fs::read(&args.pvf).map_err(|e| format!("cannot read {}: {e}", args.pvf.display()))?;
+    if crate::inputs::looks_like_wat(&code) {
+        eprintln!("{}", crate::inputs::wat_note(&args.pvf));
+    }
     if args.receipt.is_some() && args.params.is_some() {
         return Err("--receipt needs --pvd and --pov, or --pov-file (not --params)".into());
     }

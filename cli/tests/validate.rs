@@ -52,6 +52,17 @@ fn validate_prints_json_and_exit_codes_tell_valid_invalid_and_error_apart() {
         "{json}"
     );
 
+    // WAT text: the same verdict as on chain, and a note saying how to assemble it.
+    let text = write(
+        "minimal.wat",
+        include_bytes!("../../tests/pvfs/minimal-pvf.wat"),
+    );
+    let (code, json, stderr) = run_validate(&[&text, "--params", empty_params]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(json.unwrap()["vote"], "abstain");
+    assert!(stderr.contains("is WebAssembly text (WAT)"), "{stderr}");
+    assert!(stderr.contains("wasm-tools parse"), "{stderr}");
+
     let (code, _, stderr) = run_validate(&[&looping]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("--params"), "{stderr}");
