@@ -32,8 +32,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let worker = std::env::args()
         .nth(1)
         .ok_or("usage: node <path to pvf-worker>")?;
-    let cache = tempfile_dir()?;
-    let host = pvf_host::start(pvf_host::Config::new(cache.clone(), worker.into()))?;
+    // Removed on every way out, a failed start included.
+    let cache = tempfile::Builder::new()
+        .prefix("pvf-node-example-")
+        .tempdir()?;
+    let host = pvf_host::start(pvf_host::Config::new(
+        cache.path().to_path_buf(),
+        worker.into(),
+    ))?;
     let code = wat::parse_str(ECHO_PVF)?;
     let chain = FixedChain::default();
     chain.set(|answers| {
@@ -41,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
 
     // The actor lives in an actix system; the host's handle works from any runtime.
-    let outcome = actix::System::new().block_on(async move {
+    actix::System::new().block_on(async move {
         let validator = CandidateValidator::new(host, chain, Config::default()).start();
         let leaf = Hash::repeat_byte(1);
         validator
@@ -88,15 +94,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Ok::<_, Box<dyn std::error::Error>>(())
-    });
-    let _ = std::fs::remove_dir_all(&cache);
-    outcome
-}
-
-fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("pvf-node-example-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
+    })
 }
 
 fn inputs() -> (PersistedValidationData, PoV) {
