@@ -144,6 +144,13 @@ fn materialize(out: &Path, inputs_dir: &Path, corpus: Option<PathBuf>) {
                 )
             }));
         }
+        if real_blocks.is_empty() {
+            eprintln!(
+                "note: no real-block candidate sets under {}/candidates (tools/candidate-gen \
+                 writes them); comparing without real blocks",
+                corpus.display()
+            );
+        }
         for sub in ["pvf", "relay", "negative"] {
             let Ok(dir) = std::fs::read_dir(corpus.join(sub)) else {
                 continue;
