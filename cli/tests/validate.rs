@@ -137,13 +137,13 @@ fn validate_takes_its_timeout_from_the_sessions_executor_params() {
 /// same receipt with one commitment changed, and a receipt with trailing bytes.
 #[test]
 fn validate_with_a_receipt_prints_the_vote() {
-    use parity_scale_codec::{Decode, Encode};
+    use parity_scale_codec::Encode;
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("validate the adder with a receipt") else {
         return;
     };
     let adder = pvf_tests::adder::Adder::load(&corpus);
     let (pvd, pov) = pvf_tests::adder::pvd_pov(&adder.good);
-    let result = pvf_common::execute::ValidationResult::decode(&mut &adder.expected[..]).unwrap();
+    let result = adder.expected_result();
     let honest = v2_receipt(&pvd, &pov, &adder.code, &result);
     let mut other = result.clone();
     other.processed_downward_messages += 1;
@@ -153,18 +153,17 @@ fn validate_with_a_receipt_prints_the_vote() {
     let code_path = dir.path().join("adder.wasm");
     std::fs::write(&code_path, &adder.code).unwrap();
     let hex = |bytes: Vec<u8>| format!("0x{}", hex::encode(bytes));
+    let (pvd_hex, pov_hex) = (hex(pvd.encode()), hex(pov.encode()));
     let run_kind = |code: &std::path::Path, kind: &str, receipt: String| {
-        let output = Command::new(PVF)
-            .args(["validate", code.to_str().unwrap(), "--kind", kind])
-            .args(["--pvd", &hex(pvd.encode()), "--pov", &hex(pov.encode())])
-            .args(["--receipt", &receipt])
-            .output()
-            .unwrap();
-        let json = serde_json::from_slice::<serde_json::Value>(&output.stdout).ok();
-        (
-            output.status.code(),
-            json,
-            String::from_utf8_lossy(&output.stderr).into_owned(),
+        let code = code.to_str().unwrap();
+        let pvd_pov = ["--pvd", &pvd_hex, "--pov", &pov_hex];
+        run_validate(
+            &[
+                &[code, "--kind", kind],
+                &pvd_pov[..],
+                &["--receipt", &receipt],
+            ]
+            .concat(),
         )
     };
     let run = |receipt: String| run_kind(&code_path, "backing", receipt);
@@ -401,13 +400,12 @@ fn validate_reuses_its_cache_dir_and_takes_hex_without_0x() {
 /// The adder's good block as a collator would export it: valid, with the expected head.
 #[test]
 fn validate_runs_the_adder_from_a_pov_file() {
-    use parity_scale_codec::Decode;
     let Some(corpus) = pvf_tests::corpus_dir_or_skip("validate the adder from a PoV file") else {
         return;
     };
     let adder = pvf_tests::adder::Adder::load(&corpus);
     let (pvd, pov) = pvf_tests::adder::pvd_pov(&adder.good);
-    let expected = pvf_common::execute::ValidationResult::decode(&mut &adder.expected[..]).unwrap();
+    let expected = adder.expected_result();
     let dir = tempfile::tempdir().unwrap();
     let code = dir.path().join("adder.wasm");
     std::fs::write(&code, &adder.code).unwrap();

@@ -2,7 +2,7 @@
 //! need a PVF with known valid and invalid blocks.
 
 use parity_scale_codec::Decode;
-use pvf_common::execute::{PersistedValidationData, PoV, ValidationParams};
+use pvf_common::execute::{PersistedValidationData, PoV, ValidationParams, ValidationResult};
 use std::path::Path;
 
 /// The adder PVF with one good block (and its expected result) and one that traps.
@@ -46,6 +46,11 @@ impl Adder {
             .unwrap(),
             bad: decode(bad),
         }
+    }
+
+    /// `expected`, decoded.
+    pub fn expected_result(&self) -> ValidationResult {
+        ValidationResult::decode(&mut &self.expected[..]).expect("the adder's expected result")
     }
 }
 

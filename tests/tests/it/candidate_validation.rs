@@ -3,7 +3,6 @@
 //! them.
 
 use actix::{Actor, Addr};
-use parity_scale_codec::Decode;
 use pvf_common::{
     ExecutorParams,
     execute::{POV_BOMB_LIMIT, PoV, ValidationResult},
@@ -58,7 +57,7 @@ impl Candidate {
             pvd,
             pov,
             code: adder.code.clone(),
-            result: ValidationResult::decode(&mut &adder.expected[..]).expect("adder result"),
+            result: adder.expected_result(),
         }
     }
 

@@ -150,7 +150,9 @@ fn run() -> Result<()> {
 
     let plain = genesis::build(top.clone(), rt.blob(), sv);
     let hash = plain.header.hash();
-    println!("para {para_id}, {} genesis keys", top.len() + 1);
+    // `:code` is the runtime blob, whether or not the storage file had it.
+    let keys = top.len() + usize::from(!top.contains_key(sp_core::storage::well_known_keys::CODE));
+    println!("para {para_id}, {keys} genesis keys");
     println!(
         "unpatched genesis: state root {:?}, hash {:?}",
         plain.header.state_root, hash
@@ -166,11 +168,11 @@ fn run() -> Result<()> {
         return Ok(());
     }
 
-    let author = keys::DevKey::dev("Alice")?;
     let dev: Vec<keys::DevKey> = keys::DEV_NAMES
         .iter()
         .map(|n| keys::DevKey::dev(n))
         .collect::<Result<_>>()?;
+    let author = dev[0].clone(); // //Alice
     let publics: Vec<[u8; 32]> = dev.iter().map(|k| k.public).collect();
     genesis::apply_dev_patch(&mut top, &[author.public], &publics, ENDOWMENT)?;
     let g = genesis::build(top, rt.blob(), sv);
@@ -183,14 +185,8 @@ fn run() -> Result<()> {
         "slot duration {slot_ms} ms is not a multiple of the relay's 6 s; slots cannot agree"
     );
     let tx = if args.transfer_blocks > 0 {
-        let raw = rt.call(
-            &g.backend,
-            &mut Default::default(),
-            &mut Default::default(),
-            "Metadata_metadata",
-            &[],
-        )?;
-        let md = metadata::parse(&raw)?;
+        let opaque: Vec<u8> = rt.call_decode(&g.backend, "Metadata_metadata", &[])?;
+        let md = metadata::parse(&opaque)?;
         let names: Vec<&str> = md
             .extensions
             .iter()

@@ -30,9 +30,8 @@ pub struct Extension {
     pub additional_empty: bool,
 }
 
-/// Decodes the answer of `Metadata_metadata` (an `OpaqueMetadata`, i.e. a SCALE `Vec<u8>`).
-pub fn parse(opaque: &[u8]) -> Result<TxMetadata> {
-    let bytes = Vec::<u8>::decode(&mut &opaque[..]).context("Metadata_metadata: not a Vec<u8>")?;
+/// Decodes the bytes inside the answer of `Metadata_metadata` (an `OpaqueMetadata`).
+pub fn parse(bytes: &[u8]) -> Result<TxMetadata> {
     let prefixed = RuntimeMetadataPrefixed::decode(&mut &bytes[..])
         .context("cannot decode the runtime metadata")?;
     match prefixed.1 {

@@ -54,11 +54,9 @@ fn host_config() -> AbridgedHostConfiguration {
 /// capacity) queue keys are present so either runtime generation finds its own.
 pub fn build(para_id: u32, relay_slot: u64, included_head: &[u8]) -> Result<RelayProof> {
     let para = ParaId::from(para_id);
+    let config = host_config();
     let mut kv: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
-    kv.insert(
-        well_known_keys::ACTIVE_CONFIG.to_vec(),
-        host_config().encode(),
-    );
+    kv.insert(well_known_keys::ACTIVE_CONFIG.to_vec(), config.encode());
     kv.insert(well_known_keys::CURRENT_SLOT.to_vec(), relay_slot.encode());
     kv.insert(
         well_known_keys::para_head(para),
@@ -66,7 +64,7 @@ pub fn build(para_id: u32, relay_slot: u64, included_head: &[u8]) -> Result<Rela
     );
     kv.insert(
         well_known_keys::relay_dispatch_queue_remaining_capacity(para).key,
-        (174_762u32, 1024u32 * 1024).encode(),
+        (config.max_upward_queue_count, config.max_upward_queue_size).encode(),
     );
     #[allow(deprecated)] // the 2022 runtimes read this key
     kv.insert(
